@@ -1,0 +1,79 @@
+/** The composition root: builds the store, driver, reconcilers, services and the HTTP listener. */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { REGION_NAMES } from './catalog/regions.js';
+import type { ComputeDriver } from './compute/driver.js';
+import { InstanceReconciler } from './compute/reconciler.js';
+import { SimDriver } from './compute/sim.js';
+import type { Config } from './config.js';
+import { Authenticator } from './server/authenticator.js';
+import { Dispatcher } from './server/dispatcher.js';
+import { HttpServer } from './server/http-server.js';
+import type { ControlPlane } from './services/context.js';
+import { ec2Service } from './services/ec2/index.js';
+import { ssmService } from './services/ssm/index.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+import { systemClock, type Clock } from './util/clock.js';
+
+export interface Nimbus {
+  readonly url: string;
+  readonly plane: ControlPlane;
+  close(): Promise<void>;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+export function openStore(dataDir: string): Store {
+  mkdirSync(dataDir, { recursive: true });
+  return new SqliteStore(join(dataDir, 'nimbus.db'));
+}
+
+function chooseDriver(config: Config, clock: Clock): ComputeDriver {
+  // The ns driver arrives with real instances; until then every choice runs on the simulator.
+  return new SimDriver(clock, config.sim);
+}
+
+export async function startNimbus(config: Config, opts: { clock?: Clock; log?: (line: string) => void } = {}): Promise<Nimbus> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const clock = opts.clock ?? systemClock;
+  const store = openStore(config.dataDir);
+  const driver = chooseDriver(config, clock);
+  const base = { config, store, clock, driver };
+  const reconciler = new InstanceReconciler(base);
+  const plane: ControlPlane = { ...base, kick: () => reconciler.kick() };
+
+  const ec2 = ec2Service();
+  const services = [ec2, ssmService()];
+  const auth = new Authenticator(store, clock, isLoopback(config.host));
+  const dispatcher = new Dispatcher(plane, auth, services, REGION_NAMES);
+  const server = new HttpServer(dispatcher, {
+    host: config.host,
+    port: config.port,
+    maxBodyBytes: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    errorProtocol: ec2.protocol,
+    admin: async (path) => {
+      if (path === '/_nimbus/health') return { status: 200, body: { status: 'ok', driver: driver.name } };
+      return undefined;
+    },
+  });
+  log(`nimbus: compute driver ${driver.name}`);
+  const addr = await server.listen();
+  reconciler.start();
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  log(`nimbus: listening on ${url}`);
+  return {
+    url,
+    plane,
+    async close() {
+      await server.close();
+      await reconciler.stop();
+      await driver.close();
+      await store.close();
+    },
+  };
+}

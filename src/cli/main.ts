@@ -1,0 +1,82 @@
+/** `nimbus` — the command line: serve, accounts, … */
+import { Command, InvalidArgumentError } from 'commander';
+import { openStore, startNimbus } from '../app.js';
+import { defaultConfig, type Config } from '../config.js';
+import { createAccount } from '../accounts.js';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+
+const program = new Command('nimbus').description('An EC2-compatible compute cloud that you run yourself');
+
+program
+  .command('serve')
+  .description('run the API server and the reconcilers of this host')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--port <port>', 'port to listen on', int('port'), 4566)
+  .option('--data-dir <dir>', 'where state, images and volumes live', process.env.NIMBUS_DATA_DIR ?? '.nimbus')
+  .option('--driver <driver>', 'compute driver: auto, sim or ns', 'auto')
+  .option('--sim-delay-ms <ms>', 'how long each sim-driver transition takes', int('sim-delay-ms'))
+  .option('--instance-limit <n>', 'On-Demand instances per account and region', int('instance-limit'))
+  .option('--terminated-retention-ms <ms>', 'how long terminated instances stay visible', int('terminated-retention-ms'))
+  .action(async (opts: {
+    host: string; port: number; dataDir: string; driver: string;
+    simDelayMs?: number; instanceLimit?: number; terminatedRetentionMs?: number;
+  }) => {
+    if (!['auto', 'sim', 'ns'].includes(opts.driver)) throw new InvalidArgumentError('--driver must be auto, sim or ns');
+    const config: Config = defaultConfig({ host: opts.host, port: opts.port, dataDir: opts.dataDir, driver: opts.driver as Config['driver'] });
+    if (opts.simDelayMs !== undefined) {
+      config.sim = { pendingMs: opts.simDelayMs, stoppingMs: opts.simDelayMs, shuttingDownMs: opts.simDelayMs };
+    }
+    if (opts.instanceLimit !== undefined) config.limits.instancesPerRegion = opts.instanceLimit;
+    if (opts.terminatedRetentionMs !== undefined) config.terminatedRetentionMs = opts.terminatedRetentionMs;
+    const nimbus = await startNimbus(config);
+    let closing = false;
+    const shutdown = (signal: string) => {
+      if (closing) return;
+      closing = true;
+      console.log(`nimbus: ${signal}, shutting down`);
+      nimbus.close().then(() => process.exit(0), (err) => {
+        console.error(err);
+        process.exit(1);
+      });
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+const accounts = program.command('accounts').description('manage accounts and their access keys');
+accounts
+  .command('create')
+  .description('create an account with its own access key and secret')
+  .option('--name <name>', 'a name for the account', 'default')
+  .option('--data-dir <dir>', 'the data directory', process.env.NIMBUS_DATA_DIR ?? '.nimbus')
+  .option('--json', 'print the result as JSON')
+  .action(async (opts: { name: string; dataDir: string; json?: boolean }) => {
+    const store = openStore(opts.dataDir);
+    const created = await createAccount(store, opts.name);
+    await store.close();
+    if (opts.json) console.log(JSON.stringify(created));
+    else {
+      console.log(`account ${created.accountId} (${created.name})`);
+      console.log(`AWS_ACCESS_KEY_ID=${created.accessKeyId}`);
+      console.log(`AWS_SECRET_ACCESS_KEY=${created.secretAccessKey}`);
+    }
+  });
+accounts
+  .command('list')
+  .description('list accounts')
+  .option('--data-dir <dir>', 'the data directory', process.env.NIMBUS_DATA_DIR ?? '.nimbus')
+  .action(async (opts: { dataDir: string }) => {
+    const store = openStore(opts.dataDir);
+    for (const a of await store.listAccounts()) console.log(`${a.accountId}\t${a.name}\t${a.createdAt}`);
+    await store.close();
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`nimbus: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,39 @@
+/**
+ * The compute driver: what actually runs an instance. The control plane records desired state;
+ * the instance reconciler calls these idempotent steps until the driver reports what the store
+ * wants. `sim` runs nothing and moves on a clock; `ns` runs a real Linux system per instance.
+ */
+
+/** What the driver needs to know to run one instance. */
+export interface InstanceSpec {
+  instanceId: string;
+  account: string;
+  region: string;
+  imageId: string;
+  instanceType: string;
+  vcpus: number;
+  memoryMiB: number;
+  /** Decoded user data, if any. */
+  userData?: Buffer;
+  hostname: string;
+}
+
+/** What is really there for an instance, as the driver sees it. */
+export type ActualState = 'absent' | 'starting' | 'running' | 'stopping' | 'stopped' | 'destroying';
+
+export interface ComputeDriver {
+  readonly name: 'sim' | 'ns';
+  /** Prepares (if needed) and boots the instance. Idempotent: a running instance stays as it is. */
+  start(spec: InstanceSpec): Promise<void>;
+  /** Shuts the instance down; `force` kills it at once. Idempotent. */
+  stop(instanceId: string, opts: { force: boolean }): Promise<void>;
+  reboot(instanceId: string): Promise<void>;
+  /** Removes every trace of the instance (processes, mounts, root volume). Idempotent. */
+  destroy(instanceId: string): Promise<void>;
+  inspect(instanceId: string): Promise<ActualState>;
+  /** Instance ids the driver has anything for, so the reconciler can find orphans. */
+  list(): Promise<string[]>;
+  /** The console output so far (may be empty). */
+  consoleOutput(instanceId: string): Promise<string>;
+  close(): Promise<void>;
+}

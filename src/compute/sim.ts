@@ -1,0 +1,100 @@
+/**
+ * The sim driver: runs nothing. Each transition takes a configurable time on the injectable
+ * clock, so API tests are fast and fleets can be far larger than the machine.
+ */
+import type { Clock } from '../util/clock.js';
+import type { ActualState, ComputeDriver, InstanceSpec } from './driver.js';
+
+interface SimInstance {
+  state: ActualState;
+  /** When the current transition (starting/stopping/destroying) completes. */
+  doneAt: number;
+  console: string[];
+}
+
+export interface SimTimings {
+  pendingMs: number;
+  stoppingMs: number;
+  shuttingDownMs: number;
+}
+
+export class SimDriver implements ComputeDriver {
+  readonly name = 'sim' as const;
+  private readonly instances = new Map<string, SimInstance>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly timings: SimTimings,
+  ) {}
+
+  private settle(id: string): SimInstance | undefined {
+    const inst = this.instances.get(id);
+    if (!inst) return undefined;
+    if (this.clock.now().getTime() >= inst.doneAt) {
+      if (inst.state === 'starting') inst.state = 'running';
+      else if (inst.state === 'stopping') inst.state = 'stopped';
+      else if (inst.state === 'destroying') {
+        this.instances.delete(id);
+        return undefined;
+      }
+    }
+    return inst;
+  }
+
+  async start(spec: InstanceSpec): Promise<void> {
+    const inst = this.settle(spec.instanceId);
+    if (inst && (inst.state === 'running' || inst.state === 'starting')) return;
+    const now = this.clock.now();
+    const next: SimInstance = inst ?? { state: 'starting', doneAt: 0, console: [] };
+    next.state = 'starting';
+    next.doneAt = now.getTime() + this.timings.pendingMs;
+    next.console.push(`[${now.toISOString()}] ${spec.instanceId} booting (sim driver: no process runs)`);
+    this.instances.set(spec.instanceId, next);
+  }
+
+  async stop(id: string, opts: { force: boolean }): Promise<void> {
+    const inst = this.settle(id);
+    if (!inst || inst.state === 'stopped' || inst.state === 'stopping' || inst.state === 'destroying') return;
+    inst.state = 'stopping';
+    inst.doneAt = this.clock.now().getTime() + (opts.force ? 0 : this.timings.stoppingMs);
+    inst.console.push(`[${this.clock.now().toISOString()}] ${id} shutting down`);
+  }
+
+  async reboot(id: string): Promise<void> {
+    const inst = this.settle(id);
+    if (inst?.state === 'running') inst.console.push(`[${this.clock.now().toISOString()}] ${id} rebooting`);
+  }
+
+  async destroy(id: string): Promise<void> {
+    const inst = this.settle(id);
+    if (!inst || inst.state === 'destroying') return;
+    inst.state = 'destroying';
+    inst.doneAt = this.clock.now().getTime() + this.timings.shuttingDownMs;
+  }
+
+  async inspect(id: string): Promise<ActualState> {
+    return this.settle(id)?.state ?? 'absent';
+  }
+
+  async list(): Promise<string[]> {
+    return [...this.instances.keys()].filter((id) => this.settle(id));
+  }
+
+  async consoleOutput(id: string): Promise<string> {
+    const inst = this.instances.get(id);
+    return inst ? `${inst.console.join('\n')}\n` : '';
+  }
+
+  /** When the next transition completes, so a reconciler can wake up just then. */
+  nextTransitionAt(): number | undefined {
+    let next: number | undefined;
+    for (const inst of this.instances.values()) {
+      if (inst.state === 'starting' || inst.state === 'stopping' || inst.state === 'destroying') {
+        next = next === undefined ? inst.doneAt : Math.min(next, inst.doneAt);
+      }
+    }
+    return next;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,38 @@
+/** Server configuration, with EC2's defaults where EC2 has them. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  driver: 'auto' | 'sim' | 'ns';
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+  /** Per-request time limit for reading a request, in ms. */
+  requestTimeoutMs: number;
+  limits: {
+    /** On-Demand instances running or pending per account and region. */
+    instancesPerRegion: number;
+  };
+  sim: {
+    /** How long the sim driver takes for each transition, in ms. */
+    pendingMs: number;
+    stoppingMs: number;
+    shuttingDownMs: number;
+  };
+  /** How long terminated instances stay visible, in ms (EC2: about an hour). */
+  terminatedRetentionMs: number;
+}
+
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    host: '127.0.0.1',
+    port: 4566,
+    dataDir: '.nimbus',
+    driver: 'auto',
+    maxBodyBytes: 1024 * 1024,
+    requestTimeoutMs: 30_000,
+    limits: { instancesPerRegion: 20 },
+    sim: { pendingMs: 2000, stoppingMs: 2000, shuttingDownMs: 2000 },
+    terminatedRetentionMs: 60 * 60 * 1000,
+    ...overrides,
+  };
+}

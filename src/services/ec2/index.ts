@@ -1,0 +1,18 @@
+/** The EC2 service: the EC2 Query protocol over the official model, and every operation module. */
+import { Ec2QueryProtocol } from '../../protocol/ec2-query.js';
+import { loadModel } from '../../protocol/model.js';
+import type { Handler, ServiceDefinition } from '../context.js';
+import { handlers as regions } from './regions.js';
+
+const modules: Record<string, Handler>[] = [regions];
+
+export function ec2Service(): ServiceDefinition {
+  const handlers: Record<string, Handler> = {};
+  for (const m of modules) {
+    for (const [name, h] of Object.entries(m)) {
+      if (handlers[name]) throw new Error(`EC2 operation ${name} is defined twice`);
+      handlers[name] = h;
+    }
+  }
+  return { signingName: 'ec2', protocol: new Ec2QueryProtocol(loadModel('ec2-2016-11-15')), handlers };
+}

@@ -1,0 +1,241 @@
+/**
+ * The embedded store: SQLite through better-sqlite3, in WAL mode under the data directory.
+ *
+ * Durability: WAL with synchronous=FULL, so a transaction that returned is on disk even if the
+ * machine loses power; busy_timeout lets the CLI (`nimbus accounts …`) write while a server runs.
+ */
+import Database from 'better-sqlite3';
+import type { Account, Credential, IdempotencyRecord, Scope, Store, Tag, TagQuery, TagRow } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS resources (
+  kind TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL,
+  PRIMARY KEY (kind, account, region, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tags (
+  account TEXT NOT NULL, region TEXT NOT NULL, resource_id TEXT NOT NULL, key TEXT NOT NULL,
+  value TEXT NOT NULL, resource_type TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (account, region, resource_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_key ON tags (account, region, key, value);
+CREATE TABLE IF NOT EXISTS accounts (account_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS credentials (
+  access_key_id TEXT PRIMARY KEY, secret TEXT NOT NULL, account_id TEXT NOT NULL,
+  session_token TEXT, expires_at TEXT, principal_arn TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+  account TEXT NOT NULL, region TEXT NOT NULL, operation TEXT NOT NULL, token TEXT NOT NULL,
+  params_hash TEXT NOT NULL, output TEXT NOT NULL,
+  PRIMARY KEY (account, region, operation, token)
+) WITHOUT ROWID;
+`;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts = new Map<string, Database.Statement>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private seq = Date.now();
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn();
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async get<T>(kind: string, scope: Scope, id: string): Promise<T | undefined> {
+    const row = this.stmt('SELECT doc FROM resources WHERE kind=? AND account=? AND region=? AND id=?').get(
+      kind, scope.account, scope.region, id,
+    ) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as T) : undefined;
+  }
+
+  async getMany<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<T[]> {
+    if (ids.length === 0) return [];
+    const rows = this.stmt(
+      'SELECT doc FROM resources WHERE kind=? AND account=? AND region=? AND id IN (SELECT value FROM json_each(?)) ORDER BY id',
+    ).all(kind, scope.account, scope.region, JSON.stringify(ids)) as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as T);
+  }
+
+  async list<T>(kind: string, scope: Scope): Promise<T[]> {
+    const rows = this.stmt('SELECT doc FROM resources WHERE kind=? AND account=? AND region=? ORDER BY id').all(
+      kind, scope.account, scope.region,
+    ) as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as T);
+  }
+
+  async count(kind: string, scope: Scope): Promise<number> {
+    const row = this.stmt('SELECT count(*) AS n FROM resources WHERE kind=? AND account=? AND region=?').get(
+      kind, scope.account, scope.region,
+    ) as { n: number };
+    return row.n;
+  }
+
+  async put<T>(kind: string, scope: Scope, id: string, doc: T): Promise<void> {
+    this.stmt('INSERT OR REPLACE INTO resources (kind, account, region, id, doc) VALUES (?,?,?,?,?)').run(
+      kind, scope.account, scope.region, id, JSON.stringify(doc),
+    );
+  }
+
+  async remove(kind: string, scope: Scope, id: string): Promise<void> {
+    this.stmt('DELETE FROM resources WHERE kind=? AND account=? AND region=? AND id=?').run(kind, scope.account, scope.region, id);
+  }
+
+  async listAll<T>(kind: string): Promise<{ scope: Scope; doc: T }[]> {
+    const rows = this.stmt('SELECT account, region, doc FROM resources WHERE kind=?').all(kind) as {
+      account: string; region: string; doc: string;
+    }[];
+    return rows.map((r) => ({ scope: { account: r.account, region: r.region }, doc: JSON.parse(r.doc) as T }));
+  }
+
+  async tagsOf(scope: Scope, resourceIds: readonly string[]): Promise<Map<string, Tag[]>> {
+    const out = new Map<string, Tag[]>();
+    if (resourceIds.length === 0) return out;
+    const rows = this.stmt(
+      'SELECT resource_id, key, value FROM tags WHERE account=? AND region=? AND resource_id IN (SELECT value FROM json_each(?)) ORDER BY seq',
+    ).all(scope.account, scope.region, JSON.stringify(resourceIds)) as { resource_id: string; key: string; value: string }[];
+    for (const r of rows) {
+      let list = out.get(r.resource_id);
+      if (!list) out.set(r.resource_id, (list = []));
+      list.push({ Key: r.key, Value: r.value });
+    }
+    return out;
+  }
+
+  async queryTags(scope: Scope, q: TagQuery): Promise<TagRow[]> {
+    const where = ['account=?', 'region=?'];
+    const args: unknown[] = [scope.account, scope.region];
+    const inList = (col: string, values?: string[]) => {
+      if (!values) return;
+      where.push(`${col} IN (SELECT value FROM json_each(?))`);
+      args.push(JSON.stringify(values));
+    };
+    inList('resource_id', q.resourceIds);
+    inList('resource_type', q.resourceTypes);
+    inList('key', q.keys);
+    inList('value', q.values);
+    const rows = this.db
+      .prepare(`SELECT resource_id, resource_type, key, value FROM tags WHERE ${where.join(' AND ')} ORDER BY resource_id, key`)
+      .all(...args) as { resource_id: string; resource_type: string; key: string; value: string }[];
+    return rows.map((r) => ({ resourceId: r.resource_id, resourceType: r.resource_type, Key: r.key, Value: r.value }));
+  }
+
+  async resourcesWithTag(scope: Scope, key: string, value?: string): Promise<string[]> {
+    const rows = (value === undefined
+      ? this.stmt('SELECT resource_id FROM tags WHERE account=? AND region=? AND key=?').all(scope.account, scope.region, key)
+      : this.stmt('SELECT resource_id FROM tags WHERE account=? AND region=? AND key=? AND value=?').all(
+          scope.account, scope.region, key, value,
+        )) as { resource_id: string }[];
+    return rows.map((r) => r.resource_id);
+  }
+
+  async setTags(scope: Scope, resourceId: string, resourceType: string, tags: readonly Tag[]): Promise<void> {
+    const upsert = this.stmt(
+      `INSERT INTO tags (account, region, resource_id, key, value, resource_type, seq) VALUES (?,?,?,?,?,?,?)
+       ON CONFLICT (account, region, resource_id, key) DO UPDATE SET value=excluded.value`,
+    );
+    for (const t of tags) upsert.run(scope.account, scope.region, resourceId, t.Key, t.Value, resourceType, this.seq++);
+  }
+
+  async deleteTags(scope: Scope, resourceId: string, tags: readonly { Key: string; Value?: string }[]): Promise<void> {
+    for (const t of tags) {
+      if (t.Value === undefined) {
+        this.stmt('DELETE FROM tags WHERE account=? AND region=? AND resource_id=? AND key=?').run(
+          scope.account, scope.region, resourceId, t.Key,
+        );
+      } else {
+        this.stmt('DELETE FROM tags WHERE account=? AND region=? AND resource_id=? AND key=? AND value=?').run(
+          scope.account, scope.region, resourceId, t.Key, t.Value,
+        );
+      }
+    }
+  }
+
+  async deleteAllTags(scope: Scope, resourceId: string): Promise<void> {
+    this.stmt('DELETE FROM tags WHERE account=? AND region=? AND resource_id=?').run(scope.account, scope.region, resourceId);
+  }
+
+  async createAccount(a: Account): Promise<void> {
+    this.stmt('INSERT INTO accounts (account_id, name, created_at) VALUES (?,?,?)').run(a.accountId, a.name, a.createdAt);
+  }
+
+  async getAccount(accountId: string): Promise<Account | undefined> {
+    const r = this.stmt('SELECT account_id, name, created_at FROM accounts WHERE account_id=?').get(accountId) as
+      | { account_id: string; name: string; created_at: string }
+      | undefined;
+    return r && { accountId: r.account_id, name: r.name, createdAt: r.created_at };
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    const rows = this.stmt('SELECT account_id, name, created_at FROM accounts ORDER BY created_at').all() as {
+      account_id: string; name: string; created_at: string;
+    }[];
+    return rows.map((r) => ({ accountId: r.account_id, name: r.name, createdAt: r.created_at }));
+  }
+
+  async putCredential(c: Credential): Promise<void> {
+    this.stmt(
+      'INSERT OR REPLACE INTO credentials (access_key_id, secret, account_id, session_token, expires_at, principal_arn) VALUES (?,?,?,?,?,?)',
+    ).run(c.accessKeyId, c.secretAccessKey, c.accountId, c.sessionToken ?? null, c.expiresAt ?? null, c.principalArn);
+  }
+
+  async getCredential(accessKeyId: string): Promise<Credential | undefined> {
+    const r = this.stmt('SELECT * FROM credentials WHERE access_key_id=?').get(accessKeyId) as
+      | { access_key_id: string; secret: string; account_id: string; session_token: string | null; expires_at: string | null; principal_arn: string }
+      | undefined;
+    return (
+      r && {
+        accessKeyId: r.access_key_id,
+        secretAccessKey: r.secret,
+        accountId: r.account_id,
+        sessionToken: r.session_token ?? undefined,
+        expiresAt: r.expires_at ?? undefined,
+        principalArn: r.principal_arn,
+      }
+    );
+  }
+
+  async getIdempotency(scope: Scope, operation: string, token: string): Promise<IdempotencyRecord | undefined> {
+    const r = this.stmt(
+      'SELECT params_hash, output FROM idempotency WHERE account=? AND region=? AND operation=? AND token=?',
+    ).get(scope.account, scope.region, operation, token) as { params_hash: string; output: string } | undefined;
+    return r && { paramsHash: r.params_hash, output: r.output };
+  }
+
+  async putIdempotency(scope: Scope, operation: string, token: string, rec: IdempotencyRecord): Promise<void> {
+    this.stmt(
+      'INSERT OR REPLACE INTO idempotency (account, region, operation, token, params_hash, output) VALUES (?,?,?,?,?,?)',
+    ).run(scope.account, scope.region, operation, token, rec.paramsHash, rec.output);
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.db.close();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The control plane's state. One interface, implemented over SQLite (embedded default) and, for
+ * several control-plane replicas, PostgreSQL. Every method is asynchronous so that a networked
+ * store can satisfy it; resources are scoped by account and region.
+ */
+
+export interface Scope {
+  account: string;
+  region: string;
+}
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+export interface TagRow extends Tag {
+  resourceId: string;
+  resourceType: string;
+}
+
+export interface TagQuery {
+  resourceIds?: string[];
+  resourceTypes?: string[];
+  keys?: string[];
+  values?: string[];
+}
+
+export interface Account {
+  accountId: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface Credential {
+  accessKeyId: string;
+  secretAccessKey: string;
+  accountId: string;
+  /** Session credentials carry a token and an expiry. */
+  sessionToken?: string;
+  expiresAt?: string;
+  /** The principal ARN the credential acts as. */
+  principalArn: string;
+}
+
+export interface IdempotencyRecord {
+  paramsHash: string;
+  output: string;
+}
+
+export interface Store {
+  /** Runs `fn` atomically: all its writes land, or none do. Transactions never interleave. */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+
+  get<T>(kind: string, scope: Scope, id: string): Promise<T | undefined>;
+  getMany<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<T[]>;
+  /** All resources of a kind in a scope, in id order. */
+  list<T>(kind: string, scope: Scope): Promise<T[]>;
+  count(kind: string, scope: Scope): Promise<number>;
+  put<T>(kind: string, scope: Scope, id: string, doc: T): Promise<void>;
+  remove(kind: string, scope: Scope, id: string): Promise<void>;
+  /** Resources of a kind across every account and region, for reconcilers. */
+  listAll<T>(kind: string): Promise<{ scope: Scope; doc: T }[]>;
+
+  tagsOf(scope: Scope, resourceIds: readonly string[]): Promise<Map<string, Tag[]>>;
+  queryTags(scope: Scope, query: TagQuery): Promise<TagRow[]>;
+  /** Ids of resources that carry the tag (value undefined: any value). */
+  resourcesWithTag(scope: Scope, key: string, value?: string): Promise<string[]>;
+  setTags(scope: Scope, resourceId: string, resourceType: string, tags: readonly Tag[]): Promise<void>;
+  deleteTags(scope: Scope, resourceId: string, tags: readonly { Key: string; Value?: string }[]): Promise<void>;
+  deleteAllTags(scope: Scope, resourceId: string): Promise<void>;
+
+  createAccount(account: Account): Promise<void>;
+  getAccount(accountId: string): Promise<Account | undefined>;
+  listAccounts(): Promise<Account[]>;
+  putCredential(cred: Credential): Promise<void>;
+  getCredential(accessKeyId: string): Promise<Credential | undefined>;
+
+  getIdempotency(scope: Scope, operation: string, token: string): Promise<IdempotencyRecord | undefined>;
+  putIdempotency(scope: Scope, operation: string, token: string, record: IdempotencyRecord): Promise<void>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,35 @@
+/** Resource ids in EC2's form: a prefix and 17 lowercase hex digits. */
+import { randomBytes } from 'node:crypto';
+
+export function newId(prefix: string): string {
+  return `${prefix}-${randomBytes(9).toString('hex').slice(0, 17)}`;
+}
+
+const ID_RE = /^([a-z]+(?:-[a-z]+)*)-([0-9a-f]{8}|[0-9a-f]{17})$/;
+
+/** True when `id` has the given prefix and 8 or 17 lowercase hex digits. */
+export function isWellFormedId(id: string, prefix: string): boolean {
+  const m = ID_RE.exec(id);
+  return m !== null && m[1] === prefix;
+}
+
+export function newRequestId(): string {
+  return crypto.randomUUID();
+}
+
+/** A 12-digit AWS account id. */
+export function newAccountId(): string {
+  const n = randomBytes(6).readUIntBE(0, 6) % 1e12;
+  return String(n).padStart(12, '0');
+}
+
+/** Access key ids look like AWS's: AKIA + 16 upper-case base32 characters. */
+export function newAccessKeyId(prefix = 'AKIA'): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes = randomBytes(16);
+  return prefix + Array.from(bytes, (b) => alphabet[b % 32]).join('');
+}
+
+export function newSecretAccessKey(): string {
+  return randomBytes(30).toString('base64').replace(/[+/]/g, (c) => (c === '+' ? 'A' : 'z')).slice(0, 40);
+}

@@ -2,9 +2,15 @@
 import { Ec2QueryProtocol } from '../../protocol/ec2-query.js';
 import { loadModel } from '../../protocol/model.js';
 import type { Handler, ServiceDefinition } from '../context.js';
+import { handlers as accountAttributes } from './account-attributes.js';
+import { handlers as images } from './images.js';
+import { handlers as instanceTypes } from './instance-types.js';
+import { handlers as instances } from './instances.js';
+import { handlers as keyPairs } from './key-pairs.js';
 import { handlers as regions } from './regions.js';
+import { handlers as tags } from './tags.js';
 
-const modules: Record<string, Handler>[] = [regions];
+const modules: Record<string, Handler>[] = [regions, accountAttributes, instanceTypes, images, keyPairs, instances, tags];
 
 export function ec2Service(): ServiceDefinition {
   const handlers: Record<string, Handler> = {};

@@ -1,9 +1,8 @@
 /** The SSM service (JSON 1.1): the public parameters that name the latest AMIs. */
 import { JsonRpcProtocol } from '../../protocol/json-rpc.js';
 import { loadModel } from '../../protocol/model.js';
-import type { Handler, ServiceDefinition } from '../context.js';
-
-const handlers: Record<string, Handler> = {};
+import type { ServiceDefinition } from '../context.js';
+import { handlers } from './parameters.js';
 
 export function ssmService(): ServiceDefinition {
   return { signingName: 'ssm', protocol: new JsonRpcProtocol(loadModel('ssm-2014-11-06')), handlers };

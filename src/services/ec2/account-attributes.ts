@@ -1,0 +1,4 @@
+/** DescribeAccountAttributes. */
+import type { Handler } from '../context.js';
+
+export const handlers: Record<string, Handler> = {};

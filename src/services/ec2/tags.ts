@@ -1,0 +1,4 @@
+/** CreateTags, DeleteTags, DescribeTags. */
+import type { Handler } from '../context.js';
+
+export const handlers: Record<string, Handler> = {};

@@ -155,6 +155,7 @@ export class NimbusProcess {
       env: this.env(opts),
       encoding: 'utf8',
       timeout: 120_000,
+      maxBuffer: 64 * 1024 * 1024,
     });
     if (r.status !== 0) throw new Error(`boto3 script failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
     const line = r.stdout.split('\n').find((l) => l.startsWith('__RESULT__'));

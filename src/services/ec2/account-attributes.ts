@@ -1,4 +1,30 @@
-/** DescribeAccountAttributes. */
-import type { Handler } from '../context.js';
+/** DescribeAccountAttributes: the account's platform, default VPC and limits in the region. */
+import type { AccountAttribute, DescribeAccountAttributesRequest, DescribeAccountAttributesResult } from '@aws-sdk/client-ec2';
+import { invalidParameterValue } from '../../protocol/errors.js';
+import type { Handler, RequestContext } from '../context.js';
+import { defaultVpc } from './default-vpc.js';
 
-export const handlers: Record<string, Handler> = {};
+/** EC2's attributes in the order EC2 lists them, each with how to read its values. */
+const ATTRIBUTES: Record<string, (ctx: RequestContext) => string[]> = {
+  'supported-platforms': () => ['VPC'],
+  'vpc-max-security-groups-per-interface': () => ['5'],
+  'max-elastic-ips': () => ['5'],
+  'max-instances': (ctx) => [String(ctx.plane.config.limits.instancesPerRegion)],
+  'vpc-max-elastic-ips': () => ['5'],
+  'default-vpc': (ctx) => [defaultVpc(ctx.scope).VpcId],
+};
+
+export const handlers: Record<string, Handler> = {
+  DescribeAccountAttributes(input: DescribeAccountAttributesRequest, ctx): DescribeAccountAttributesResult {
+    const asked: readonly string[] = input.AttributeNames ?? [];
+    for (const name of asked) {
+      if (!Object.hasOwn(ATTRIBUTES, name)) throw invalidParameterValue(`Value (${name}) for parameter attributeName is invalid.`);
+    }
+    const names = Object.keys(ATTRIBUTES).filter((n) => asked.length === 0 || asked.includes(n));
+    const attributes: AccountAttribute[] = names.map((name) => ({
+      AttributeName: name,
+      AttributeValues: ATTRIBUTES[name]!(ctx).map((v) => ({ AttributeValue: v })),
+    }));
+    return { AccountAttributes: attributes };
+  },
+};

@@ -1,8 +1,128 @@
-/** The public AMI catalogue: images for every OS family EC2 offers, named as AWS names them. */
+/**
+ * The public AMI catalogue: images for every OS family EC2 offers, named as their publishers name
+ * them. AMIs are regional, so each region gets its own ids (derived from region and name, hence
+ * stable across restarts); each region's list is built once and then served from memory.
+ */
+import { createHash } from 'node:crypto';
 import type { Image } from '@aws-sdk/client-ec2';
+import { amazonImages } from './images/amazon.js';
+import { distributionImages } from './images/distributions.js';
+import type { ImageSpec } from './images/spec.js';
 
-/** The public images of a region (ids are stable per region). */
+/** AWS sets every public AMI to deprecate two years after its creation unless the owner chose earlier. */
+const DEPRECATE_AFTER_YEARS = 2;
+
+export interface RegionCatalogue {
+  /** Sorted by ImageId. */
+  images: readonly Image[];
+  byId: ReadonlyMap<string, Image>;
+  /** The SSM public parameters of the region: name → the newest image of its line. */
+  parameters: ReadonlyMap<string, PublicImageParameter>;
+}
+
+export interface PublicImageParameter {
+  name: string;
+  image: Image;
+  /** How many releases the parameter has pointed at: SSM's Version. */
+  version: number;
+}
+
+const cache = new Map<string, RegionCatalogue>();
+
+/** A stable, region-specific id: `<prefix>-` and 17 hex digits of a hash of what identifies it. */
+function derivedId(prefix: string, ...parts: string[]): string {
+  return `${prefix}-${createHash('sha256').update([prefix, ...parts].join('\0')).digest('hex').slice(0, 17)}`;
+}
+
+function deprecation(created: string): string {
+  const d = new Date(created);
+  d.setUTCFullYear(d.getUTCFullYear() + DEPRECATE_AFTER_YEARS);
+  d.setUTCSeconds(0, 0);
+  return d.toISOString();
+}
+
+function toImage(region: string, spec: ImageSpec): Image {
+  const { publisher } = spec;
+  return {
+    ImageId: derivedId('ami', region, publisher.ownerId, spec.name),
+    ImageLocation: `${publisher.alias ?? publisher.ownerId}/${spec.name}`,
+    State: 'available',
+    OwnerId: publisher.ownerId,
+    ImageOwnerAlias: publisher.alias,
+    CreationDate: spec.created,
+    Public: true,
+    Architecture: spec.architecture,
+    ImageType: 'machine',
+    Name: spec.name,
+    Description: spec.description,
+    RootDeviceType: 'ebs',
+    RootDeviceName: spec.rootDeviceName,
+    BlockDeviceMappings: [
+      {
+        DeviceName: spec.rootDeviceName,
+        Ebs: {
+          DeleteOnTermination: true,
+          SnapshotId: derivedId('snap', region, publisher.ownerId, spec.name),
+          VolumeSize: spec.volumeSize,
+          VolumeType: spec.volumeType,
+          Encrypted: false,
+          ...(spec.volumeType === 'gp3' ? { Iops: 3000, Throughput: 125 } : {}),
+        },
+      },
+    ],
+    VirtualizationType: 'hvm',
+    Hypervisor: 'xen',
+    EnaSupport: true,
+    SriovNetSupport: 'simple',
+    // EC2 sends the lower-case `windows`, although the SDK's enum spells it `Windows`.
+    Platform: spec.windows ? ('windows' as Image['Platform']) : undefined,
+    PlatformDetails: spec.billing.platformDetails,
+    UsageOperation: spec.billing.usageOperation,
+    BootMode: spec.bootMode,
+    TpmSupport: spec.tpmSupport,
+    ImdsSupport: spec.imdsSupport,
+    DeprecationTime: deprecation(spec.created),
+  };
+}
+
+function build(region: string): RegionCatalogue {
+  const specs = [...amazonImages(), ...distributionImages(region)];
+  const images: Image[] = [];
+  const byId = new Map<string, Image>();
+  const parameters = new Map<string, PublicImageParameter>();
+  for (const spec of specs) {
+    const image = Object.freeze(toImage(region, spec));
+    images.push(image);
+    byId.set(image.ImageId!, image);
+    for (const name of spec.parameters ?? []) {
+      const p = parameters.get(name);
+      if (!p) parameters.set(name, { name, image, version: 1 });
+      else {
+        p.version++;
+        if (image.CreationDate! > p.image.CreationDate!) p.image = image;
+      }
+    }
+  }
+  images.sort((a, b) => (a.ImageId! < b.ImageId! ? -1 : 1));
+  return { images, byId, parameters };
+}
+
+/** The catalogue of a region, built on first use. */
+export function regionCatalogue(region: string): RegionCatalogue {
+  let c = cache.get(region);
+  if (!c) {
+    c = build(region);
+    cache.set(region, c);
+  }
+  return c;
+}
+
+/** The public images of a region, sorted by ImageId (ids are stable per region). */
 export function publicImages(region: string): readonly Image[] {
-  void region;
-  return [];
+  return regionCatalogue(region).images;
+}
+
+/** A public image of the region by id, in O(1). */
+export function publicImage(region: string, imageId: string): Image | undefined {
+  return regionCatalogue(region).byId.get(imageId);
 }

@@ -48,16 +48,23 @@ export class SimDriver implements ComputeDriver {
     const next: SimInstance = inst ?? { state: 'starting', doneAt: 0, console: [] };
     next.state = 'starting';
     next.doneAt = now.getTime() + this.timings.pendingMs;
-    next.console.push(`[${now.toISOString()}] ${spec.instanceId} booting (sim driver: no process runs)`);
+    next.console.push(`[${now.toISOString()}] ${spec.hostname} (${spec.instanceId}) booting: ${spec.instanceType}, ${spec.vcpus} vCPU, ${spec.memoryMiB} MiB (sim driver: no process runs)`);
+    if (spec.userData) next.console.push(`[${now.toISOString()}] user data: ${spec.userData.length} bytes`);
     this.instances.set(spec.instanceId, next);
   }
 
   async stop(id: string, opts: { force: boolean }): Promise<void> {
     const inst = this.settle(id);
-    if (!inst || inst.state === 'stopped' || inst.state === 'stopping' || inst.state === 'destroying') return;
+    if (!inst || inst.state === 'stopped' || inst.state === 'destroying') return;
+    const now = this.clock.now().getTime();
+    if (inst.state === 'stopping') {
+      // A forced stop cuts a graceful one short; otherwise the stop under way goes on.
+      if (opts.force) inst.doneAt = Math.min(inst.doneAt, now);
+      return;
+    }
     inst.state = 'stopping';
-    inst.doneAt = this.clock.now().getTime() + (opts.force ? 0 : this.timings.stoppingMs);
-    inst.console.push(`[${this.clock.now().toISOString()}] ${id} shutting down`);
+    inst.doneAt = now + (opts.force ? 0 : this.timings.stoppingMs);
+    inst.console.push(`[${this.clock.now().toISOString()}] ${id} ${opts.force ? 'forced off' : 'shutting down'}`);
   }
 
   async reboot(id: string): Promise<void> {

@@ -1,4 +1,2 @@
-/** RunInstances, DescribeInstances, Start/Stop/Reboot/Terminate and the instance attributes. */
-import type { Handler } from '../context.js';
-
-export const handlers: Record<string, Handler> = {};
+/** RunInstances, DescribeInstances, Start/Stop/Reboot/Terminate and the instance attributes (see instances/). */
+export { handlers } from './instances/index.js';

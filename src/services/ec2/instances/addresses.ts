@@ -1,0 +1,108 @@
+/**
+ * Addresses for instances: private IPv4 addresses from the subnet (AWS reserves the first four and
+ * the last address of every subnet), public IPv4 addresses from the host's public pool
+ * (198.18.0.0/15, which never leaves the machine) and MAC addresses. Each address in use is a store
+ * row, so two instances never share one, across restarts too.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { ApiError, invalidParameterValue } from '../../../protocol/errors.js';
+import type { Scope, Store } from '../../../store/store.js';
+
+const PRIVATE_IP_KIND = 'private-ip';
+const PUBLIC_IP_KIND = 'public-ip';
+/** The public pool belongs to the host, not to an account or region. */
+const HOST_SCOPE: Scope = { account: '-', region: '-' };
+const PUBLIC_POOL = { base: ipToInt('198.18.0.0'), size: 2 ** 17 };
+
+export function ipToInt(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+export function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+}
+
+export function isIpv4(s: string): boolean {
+  return /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(s);
+}
+
+/** The usable range of a subnet: [first, last] as integers. */
+function usableRange(cidr: string): { first: number; last: number; base: number; size: number } {
+  const [addr, bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const base = ipToInt(addr!);
+  return { base, size, first: base + 4, last: base + size - 2 };
+}
+
+interface AddressHolder {
+  instanceId: string;
+}
+
+/** Reserves a private address in the subnet: the one asked for, or a free one. */
+export async function allocatePrivateIp(
+  store: Store, scope: Scope, subnet: { SubnetId: string; CidrBlock: string }, instanceId: string, wanted?: string,
+): Promise<string> {
+  const range = usableRange(subnet.CidrBlock);
+  const key = (ip: number) => `${subnet.SubnetId}/${intToIp(ip)}`;
+  if (wanted !== undefined) {
+    if (!isIpv4(wanted)) throw invalidParameterValue(`Invalid value '${wanted}' for PrivateIpAddress.`);
+    const n = ipToInt(wanted);
+    if (n < range.base || n >= range.base + range.size) {
+      throw invalidParameterValue(`Address ${wanted} does not fall within the subnet's address range`);
+    }
+    if (n < range.first || n > range.last) {
+      throw invalidParameterValue(`Address ${wanted} is reserved by AWS and cannot be used in this subnet`);
+    }
+    if (await store.get(PRIVATE_IP_KIND, scope, key(n))) throw new ApiError('InvalidIPAddress.InUse', `Address ${wanted} is in use.`);
+    await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, key(n), { instanceId });
+    return wanted;
+  }
+  const span = range.last - range.first + 1;
+  // Random probes find a free address at once while the subnet is sparse; a scan covers the rest.
+  for (let i = 0; i < 8; i++) {
+    const n = range.first + randomInt(span);
+    if (!(await store.get(PRIVATE_IP_KIND, scope, key(n)))) {
+      await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, key(n), { instanceId });
+      return intToIp(n);
+    }
+  }
+  for (let n = range.first; n <= range.last; n++) {
+    if (!(await store.get(PRIVATE_IP_KIND, scope, key(n)))) {
+      await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, key(n), { instanceId });
+      return intToIp(n);
+    }
+  }
+  throw new ApiError(
+    'InsufficientFreeAddressesInSubnet',
+    `There are not enough free addresses in subnet '${subnet.SubnetId}' to satisfy the requested number of instances.`,
+  );
+}
+
+export async function releasePrivateIp(store: Store, scope: Scope, subnetId: string, ip: string): Promise<void> {
+  await store.remove(PRIVATE_IP_KIND, scope, `${subnetId}/${ip}`);
+}
+
+export async function allocatePublicIp(store: Store, instanceId: string): Promise<string> {
+  for (let i = 0; i < 64; i++) {
+    // Skip the pool's network and broadcast-looking addresses (x.x.x.0 and x.x.x.255).
+    const n = PUBLIC_POOL.base + randomInt(PUBLIC_POOL.size);
+    if (n % 256 === 0 || n % 256 === 255) continue;
+    const ip = intToIp(n);
+    if (!(await store.get(PUBLIC_IP_KIND, HOST_SCOPE, ip))) {
+      await store.put<AddressHolder>(PUBLIC_IP_KIND, HOST_SCOPE, ip, { instanceId });
+      return ip;
+    }
+  }
+  throw new ApiError('InsufficientAddressCapacity', 'There are no free public IPv4 addresses in the pool.');
+}
+
+export async function releasePublicIp(store: Store, ip: string): Promise<void> {
+  await store.remove(PUBLIC_IP_KIND, HOST_SCOPE, ip);
+}
+
+/** A locally administered unicast MAC, in the form EC2 prints (`0e:1a:…`). */
+export function newMacAddress(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}

@@ -1,0 +1,152 @@
+/** DescribeInstances: reservations of the caller's instances, filtered and paged. */
+import type { DescribeInstancesRequest, DescribeInstancesResult, Instance, Reservation } from '@aws-sdk/client-ec2';
+import { invalidParameterCombination } from '../../../protocol/errors.js';
+import type { Tag } from '../../../store/store.js';
+import type { RequestContext } from '../../context.js';
+import { applyFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
+import { paginate } from '../common/pagination.js';
+import { tagSets } from '../common/tagging.js';
+import { allInstances, loadInstances } from './lookup.js';
+import { presentInstance } from './present.js';
+import type { InstanceRecord } from './record.js';
+
+/** An instance as filters see it: the stored record and its presented form. */
+export interface InstanceView {
+  rec: InstanceRecord;
+  inst: Instance;
+  tags: Tag[];
+}
+
+const nics = (v: InstanceView) => v.inst.NetworkInterfaces ?? [];
+const groups = (v: InstanceView) => v.inst.SecurityGroups ?? [];
+const devices = (v: InstanceView) => v.inst.BlockDeviceMappings ?? [];
+
+export const INSTANCE_FILTERS: FilterFields<InstanceView> = {
+  'affinity': () => undefined,
+  'architecture': (v) => v.inst.Architecture,
+  'availability-zone': (v) => v.inst.Placement?.AvailabilityZone,
+  'block-device-mapping.attach-time': (v) => devices(v).map((d) => d.Ebs?.AttachTime?.toISOString()),
+  'block-device-mapping.delete-on-termination': (v) => devices(v).map((d) => d.Ebs?.DeleteOnTermination),
+  'block-device-mapping.device-name': (v) => devices(v).map((d) => d.DeviceName),
+  'block-device-mapping.status': (v) => devices(v).map((d) => d.Ebs?.Status),
+  'block-device-mapping.volume-id': (v) => devices(v).map((d) => d.Ebs?.VolumeId),
+  'boot-mode': (v) => v.inst.BootMode,
+  'client-token': (v) => v.inst.ClientToken,
+  'cpu-options.core-count': (v) => v.inst.CpuOptions?.CoreCount,
+  'cpu-options.threads-per-core': (v) => v.inst.CpuOptions?.ThreadsPerCore,
+  'current-instance-boot-mode': (v) => v.inst.CurrentInstanceBootMode,
+  'dns-name': (v) => v.inst.PublicDnsName,
+  'ebs-optimized': (v) => v.inst.EbsOptimized,
+  'ena-support': (v) => v.inst.EnaSupport,
+  'enclave-options.enabled': (v) => v.inst.EnclaveOptions?.Enabled,
+  'group-id': (v) => groups(v).map((g) => g.GroupId),
+  'group-name': (v) => groups(v).map((g) => g.GroupName),
+  'hibernation-options.configured': (v) => v.inst.HibernationOptions?.Configured,
+  'host-id': () => undefined,
+  'hypervisor': (v) => v.inst.Hypervisor,
+  'iam-instance-profile.arn': (v) => v.inst.IamInstanceProfile?.Arn,
+  'iam-instance-profile.id': (v) => v.inst.IamInstanceProfile?.Id,
+  'image-id': (v) => v.inst.ImageId,
+  'instance-id': (v) => v.inst.InstanceId,
+  'instance-lifecycle': (v) => v.inst.InstanceLifecycle,
+  'instance-state-code': (v) => v.inst.State?.Code,
+  'instance-state-name': (v) => v.inst.State?.Name,
+  'instance-type': (v) => v.inst.InstanceType,
+  'instance.group-id': (v) => groups(v).map((g) => g.GroupId),
+  'instance.group-name': (v) => groups(v).map((g) => g.GroupName),
+  'ip-address': (v) => v.inst.PublicIpAddress,
+  'kernel-id': (v) => v.inst.KernelId,
+  'key-name': (v) => v.inst.KeyName,
+  'launch-index': (v) => v.inst.AmiLaunchIndex,
+  'launch-time': (v) => v.rec.LaunchTime,
+  'metadata-options.http-endpoint': (v) => v.inst.MetadataOptions?.HttpEndpoint,
+  'metadata-options.http-protocol-ipv6': (v) => v.inst.MetadataOptions?.HttpProtocolIpv6,
+  'metadata-options.http-put-response-hop-limit': (v) => v.inst.MetadataOptions?.HttpPutResponseHopLimit,
+  'metadata-options.http-tokens': (v) => v.inst.MetadataOptions?.HttpTokens,
+  'metadata-options.instance-metadata-tags': (v) => v.inst.MetadataOptions?.InstanceMetadataTags,
+  'metadata-options.state': (v) => v.inst.MetadataOptions?.State,
+  'monitoring-state': (v) => v.inst.Monitoring?.State,
+  'network-interface.addresses.association.public-ip': (v) =>
+    nics(v).flatMap((n) => (n.PrivateIpAddresses ?? []).map((a) => a.Association?.PublicIp)),
+  'network-interface.addresses.primary': (v) => nics(v).flatMap((n) => (n.PrivateIpAddresses ?? []).map((a) => a.Primary)),
+  'network-interface.addresses.private-ip-address': (v) =>
+    nics(v).flatMap((n) => (n.PrivateIpAddresses ?? []).map((a) => a.PrivateIpAddress)),
+  'network-interface.association.public-ip': (v) => nics(v).map((n) => n.Association?.PublicIp),
+  'network-interface.association.ip-owner-id': (v) => nics(v).map((n) => n.Association?.IpOwnerId),
+  'network-interface.attachment.attach-time': (v) => nics(v).map((n) => n.Attachment?.AttachTime?.toISOString()),
+  'network-interface.attachment.attachment-id': (v) => nics(v).map((n) => n.Attachment?.AttachmentId),
+  'network-interface.attachment.delete-on-termination': (v) => nics(v).map((n) => n.Attachment?.DeleteOnTermination),
+  'network-interface.attachment.device-index': (v) => nics(v).map((n) => n.Attachment?.DeviceIndex),
+  'network-interface.attachment.instance-id': (v) => nics(v).map(() => v.inst.InstanceId),
+  'network-interface.attachment.instance-owner-id': (v) => nics(v).map(() => v.rec.OwnerId),
+  'network-interface.attachment.status': (v) => nics(v).map((n) => n.Attachment?.Status),
+  'network-interface.description': (v) => nics(v).map((n) => n.Description),
+  'network-interface.group-id': (v) => nics(v).flatMap((n) => (n.Groups ?? []).map((g) => g.GroupId)),
+  'network-interface.group-name': (v) => nics(v).flatMap((n) => (n.Groups ?? []).map((g) => g.GroupName)),
+  'network-interface.mac-address': (v) => nics(v).map((n) => n.MacAddress),
+  'network-interface.network-interface-id': (v) => nics(v).map((n) => n.NetworkInterfaceId),
+  'network-interface.owner-id': (v) => nics(v).map((n) => n.OwnerId),
+  'network-interface.private-dns-name': (v) => nics(v).map((n) => n.PrivateDnsName),
+  'network-interface.private-ip-address': (v) => nics(v).map((n) => n.PrivateIpAddress),
+  'network-interface.source-dest-check': (v) => nics(v).map((n) => n.SourceDestCheck),
+  'network-interface.status': (v) => nics(v).map((n) => n.Status),
+  'network-interface.subnet-id': (v) => nics(v).map((n) => n.SubnetId),
+  'network-interface.vpc-id': (v) => nics(v).map((n) => n.VpcId),
+  'owner-id': (v) => v.rec.OwnerId,
+  'placement-group-name': (v) => v.inst.Placement?.GroupName,
+  'platform': (v) => v.inst.Platform,
+  'platform-details': (v) => v.inst.PlatformDetails,
+  'private-dns-name': (v) => v.inst.PrivateDnsName,
+  'private-ip-address': (v) => v.inst.PrivateIpAddress,
+  'product-code': () => undefined,
+  'ramdisk-id': (v) => v.inst.RamdiskId,
+  'reason': (v) => v.inst.StateTransitionReason,
+  'requester-id': () => undefined,
+  'reservation-id': (v) => v.rec.ReservationId,
+  'root-device-name': (v) => v.inst.RootDeviceName,
+  'root-device-type': (v) => v.inst.RootDeviceType,
+  'source-dest-check': (v) => v.inst.SourceDestCheck,
+  'state-reason-code': (v) => v.inst.StateReason?.Code,
+  'state-reason-message': (v) => v.inst.StateReason?.Message,
+  'subnet-id': (v) => v.inst.SubnetId,
+  'tenancy': (v) => v.inst.Placement?.Tenancy,
+  'usage-operation': (v) => v.inst.UsageOperation,
+  'virtualization-type': (v) => v.inst.VirtualizationType,
+  'vpc-id': (v) => v.inst.VpcId,
+};
+
+/** Records of the given ids (all visible ones when none are given), presented with their tags. */
+export async function instanceViews(ctx: RequestContext, ids: readonly string[] | undefined): Promise<InstanceView[]> {
+  const recs = ids?.length ? await loadInstances(ctx, ids) : await allInstances(ctx);
+  recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
+  const tags = await tagSets(ctx, recs.map((r) => r.InstanceId));
+  return recs.map((rec) => {
+    const t = tags.get(rec.InstanceId) ?? [];
+    return { rec, tags: t, inst: presentInstance(ctx.scope, rec, t) };
+  });
+}
+
+export async function describeInstances(input: DescribeInstancesRequest, ctx: RequestContext): Promise<DescribeInstancesResult> {
+  if (input.InstanceIds?.length && input.MaxResults !== undefined) {
+    throw invalidParameterCombination('The parameter instancesSet cannot be used with the parameter maxResults');
+  }
+  checkFilterNames(input.Filters, INSTANCE_FILTERS as FilterFields<never>);
+  const views = applyFilters(await instanceViews(ctx, input.InstanceIds), input.Filters, INSTANCE_FILTERS, (v) => v.tags);
+  const page = paginate(views, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (v) => v.rec.InstanceId });
+  return { Reservations: groupByReservation(page.items), NextToken: page.nextToken };
+}
+
+/** Reservations in order of their first instance, each with its instances in launch order. */
+function groupByReservation(views: readonly InstanceView[]): Reservation[] {
+  const byId = new Map<string, Reservation>();
+  for (const v of views) {
+    let r = byId.get(v.rec.ReservationId);
+    if (!r) {
+      r = { ReservationId: v.rec.ReservationId, OwnerId: v.rec.OwnerId, Groups: [], Instances: [] };
+      byId.set(v.rec.ReservationId, r);
+    }
+    r.Instances!.push(v.inst);
+  }
+  for (const r of byId.values()) r.Instances!.sort((a, b) => a.AmiLaunchIndex! - b.AmiLaunchIndex!);
+  return [...byId.values()];
+}

@@ -1,0 +1,127 @@
+/** An instance record as EC2 shows it: the SDK's Instance shape with every member EC2 returns. */
+import type { GroupIdentifier, Instance, InstanceState } from '@aws-sdk/client-ec2';
+import type { Scope, Tag } from '../../../store/store.js';
+import { defaultVpc } from '../default-vpc.js';
+import { privateDnsName, STATE_CODES, type InstanceRecord } from './record.js';
+
+export function stateOf(rec: InstanceRecord): InstanceState {
+  return { Code: STATE_CODES[rec.state], Name: rec.state };
+}
+
+/** Group ids with their names; only the default VPC's default group exists so far. */
+export function groupsOf(scope: Scope, ids: readonly string[]): GroupIdentifier[] {
+  const vpc = defaultVpc(scope);
+  return ids.map((id) => ({ GroupId: id, GroupName: id === vpc.SecurityGroupId ? 'default' : id }));
+}
+
+export function presentInstance(scope: Scope, rec: InstanceRecord, tags: readonly Tag[] | undefined): Instance {
+  const gone = rec.state === 'terminated';
+  const dns = gone ? '' : privateDnsName(scope.region, rec);
+  const groups = groupsOf(scope, rec.SecurityGroupIds);
+  const out: Instance = {
+    InstanceId: rec.InstanceId,
+    ImageId: rec.ImageId,
+    State: stateOf(rec),
+    PrivateDnsName: dns,
+    PublicDnsName: '',
+    StateTransitionReason: rec.StateTransitionReason,
+    KeyName: rec.KeyName,
+    AmiLaunchIndex: rec.AmiLaunchIndex,
+    ProductCodes: [],
+    InstanceType: rec.InstanceType as Instance['InstanceType'],
+    LaunchTime: new Date(rec.LaunchTime),
+    Placement: {
+      AvailabilityZone: rec.AvailabilityZone,
+      GroupName: rec.PlacementGroupName ?? '',
+      Tenancy: rec.Tenancy,
+    },
+    KernelId: rec.KernelId,
+    RamdiskId: rec.RamdiskId,
+    Platform: rec.Platform as Instance['Platform'],
+    Monitoring: { State: rec.Monitoring },
+    Architecture: rec.Architecture as Instance['Architecture'],
+    RootDeviceType: rec.RootDeviceType as Instance['RootDeviceType'],
+    RootDeviceName: rec.RootDeviceName,
+    BlockDeviceMappings: gone
+      ? []
+      : rec.BlockDeviceMappings.map((b) => ({
+          DeviceName: b.DeviceName,
+          Ebs: { VolumeId: b.VolumeId, Status: 'attached', AttachTime: new Date(b.AttachTime), DeleteOnTermination: b.DeleteOnTermination },
+        })),
+    VirtualizationType: rec.VirtualizationType as Instance['VirtualizationType'],
+    ClientToken: rec.ClientToken ?? '',
+    Tags: tags && tags.length ? [...tags] : undefined,
+    SecurityGroups: gone ? [] : groups,
+    SourceDestCheck: gone ? undefined : rec.SourceDestCheck,
+    Hypervisor: rec.Hypervisor as Instance['Hypervisor'],
+    EbsOptimized: rec.EbsOptimized,
+    EnaSupport: rec.EnaSupport,
+    IamInstanceProfile: rec.IamInstanceProfile,
+    CpuOptions: { CoreCount: rec.CoreCount, ThreadsPerCore: rec.ThreadsPerCore },
+    CapacityReservationSpecification: { CapacityReservationPreference: 'open' },
+    HibernationOptions: { Configured: rec.HibernationConfigured },
+    MetadataOptions: { State: 'applied', ...rec.MetadataOptions },
+    EnclaveOptions: { Enabled: rec.EnclaveEnabled },
+    BootMode: rec.BootMode as Instance['BootMode'],
+    CurrentInstanceBootMode: currentBootMode(rec),
+    PlatformDetails: rec.PlatformDetails,
+    UsageOperation: rec.UsageOperation,
+    UsageOperationUpdateTime: new Date(rec.LaunchTime),
+    PrivateDnsNameOptions: { HostnameType: rec.HostnameType, EnableResourceNameDnsARecord: false, EnableResourceNameDnsAAAARecord: false },
+    MaintenanceOptions: { AutoRecovery: 'default' },
+    StateReason: rec.StateReason,
+    NetworkPerformanceOptions: { BandwidthWeighting: 'default' },
+    Operator: { Managed: false },
+  };
+  if (!gone) {
+    out.SubnetId = rec.SubnetId;
+    out.VpcId = rec.VpcId;
+    out.PrivateIpAddress = rec.PrivateIpAddress;
+    if (rec.PublicIpAddress) out.PublicIpAddress = rec.PublicIpAddress;
+    out.NetworkInterfaces = [
+      {
+        Attachment: {
+          AttachTime: new Date(rec.LaunchTime),
+          AttachmentId: rec.AttachmentId,
+          DeleteOnTermination: true,
+          DeviceIndex: 0,
+          Status: 'attached',
+          NetworkCardIndex: 0,
+        },
+        Description: '',
+        Groups: groups,
+        Ipv6Addresses: [],
+        MacAddress: rec.MacAddress,
+        NetworkInterfaceId: rec.NetworkInterfaceId,
+        OwnerId: rec.OwnerId,
+        PrivateDnsName: dns,
+        PrivateIpAddress: rec.PrivateIpAddress,
+        PrivateIpAddresses: [
+          {
+            Primary: true,
+            PrivateDnsName: dns,
+            PrivateIpAddress: rec.PrivateIpAddress,
+            Association: rec.PublicIpAddress ? { IpOwnerId: 'amazon', PublicDnsName: '', PublicIp: rec.PublicIpAddress } : undefined,
+          },
+        ],
+        Association: rec.PublicIpAddress ? { IpOwnerId: 'amazon', PublicDnsName: '', PublicIp: rec.PublicIpAddress } : undefined,
+        SourceDestCheck: rec.SourceDestCheck,
+        Status: 'in-use',
+        SubnetId: rec.SubnetId,
+        VpcId: rec.VpcId,
+        InterfaceType: 'interface',
+      },
+    ];
+  } else {
+    out.NetworkInterfaces = [];
+  }
+  return out;
+}
+
+function currentBootMode(rec: InstanceRecord): Instance['CurrentInstanceBootMode'] {
+  if (rec.BootMode === 'uefi') return 'uefi';
+  if (rec.BootMode === 'legacy-bios') return 'legacy-bios';
+  // uefi-preferred (or unset): Nitro boots UEFI only for arm64; x86 boots legacy BIOS.
+  return rec.Architecture === 'arm64' ? 'uefi' : 'legacy-bios';
+}
+

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, waitUntilInstanceStopped,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { errorCode, startServer, type NimbusProcess } from './support/server.js';
+
+const AMI = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
+
+describe('MinCount, MaxCount and the On-Demand instance limit', () => {
+  let nimbus: NimbusProcess;
+  let ec2: EC2Client;
+  before(async () => {
+    nimbus = await startServer({ args: ['--instance-limit', '3', '--sim-delay-ms', '50'] });
+    ec2 = nimbus.ec2();
+  });
+  after(() => nimbus.dispose());
+
+  const run = (min: number, max: number) =>
+    ec2.send(new RunInstancesCommand({ ImageId: AMI, InstanceType: 't3.micro', MinCount: min, MaxCount: max }));
+
+  it('rejects counts EC2 rejects', async () => {
+    assert.equal(await errorCode(run(0, 1)), 'InvalidParameterValue');
+    assert.equal(await errorCode(run(3, 2)), 'InvalidParameterValue');
+    assert.equal(await errorCode(run(4, 4)), 'InstanceLimitExceeded');
+  });
+
+  it('launches as many as fit up to MaxCount, then refuses', async () => {
+    const r = await run(1, 5);
+    assert.equal(r.Instances!.length, 3);
+    assert.deepEqual(r.Instances!.map((i) => i.AmiLaunchIndex), [0, 1, 2]);
+    const err = await run(1, 1).catch((e: Error & { message: string }) => e);
+    assert.equal((err as Error).name, 'InstanceLimitExceeded');
+    assert.match((err as Error).message, /instance limit of 3/);
+
+    // A stopped instance frees its place, and may not start again while the place is taken.
+    const id = r.Instances![0]!.InstanceId!;
+    await new Promise((res) => setTimeout(res, 300));
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
+    await waitUntilInstanceStopped({ client: ec2, maxWaitTime: 20, minDelay: 0.2, maxDelay: 0.4 }, { InstanceIds: [id] });
+    const one = await run(1, 2);
+    assert.equal(one.Instances!.length, 1);
+    assert.equal(await errorCode(ec2.send(new StartInstancesCommand({ InstanceIds: [id] }))), 'InstanceLimitExceeded');
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [one.Instances![0]!.InstanceId!] }));
+    const started = await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    assert.equal(started.StartingInstances![0]!.CurrentState!.Name, 'pending');
+  });
+});

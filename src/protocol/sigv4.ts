@@ -3,7 +3,7 @@
  * The signature is recomputed with the official signer (@smithy/signature-v4) over exactly the
  * headers the client says it signed, then compared in constant time.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ApiError } from './errors.js';
@@ -127,17 +127,26 @@ export async function signatureMatches(req: WireRequest, id: SignedIdentity, sec
     const v = header(req, name);
     if (v !== undefined) headers[name] = v;
   }
+  // The signer trusts a signed x-amz-content-sha256 as the payload's hash; it must be the body's.
+  const declaredHash = headers['x-amz-content-sha256'];
+  if (declaredHash !== undefined && declaredHash !== createHash('sha256').update(req.body).digest('hex')) return false;
   const query: Record<string, string | string[]> = {};
   for (const [k, v] of req.query) {
     if (id.presigned && /^X-Amz-(Algorithm|Credential|Date|Expires|SignedHeaders|Signature|Security-Token)$/.test(k)) continue;
     const prev = query[k];
     query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
+  let path: string;
+  try {
+    path = decodeURIComponent(req.path);
+  } catch {
+    return false; // a path that is not valid percent-encoding cannot have been signed
+  }
   const request = {
     method: req.method,
     protocol: 'http:',
     hostname: String(req.headers.host ?? ''),
-    path: decodeURIComponent(req.path),
+    path,
     query,
     headers,
     body: req.body.length > 0 || !id.presigned ? req.body : undefined,

@@ -42,6 +42,7 @@ export class NimbusProcess {
     const args = ['serve', '--port', '0', '--host', this.opts.host ?? '127.0.0.1', '--data-dir', this.dataDir, ...(this.opts.args ?? [])];
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    this.output = ''; // a previous run's listening line must not be taken for this one's
     this.url = await new Promise<string>((resolveUrl, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.output}`)), 20_000);
       const onData = (chunk: Buffer) => {

@@ -1,0 +1,375 @@
+/**
+ * The ns driver: every instance is a real, isolated Linux system run by crun (see crun.ts for how
+ * it is started, spec.ts for its namespaces and limits, volume.ts for its files on the host).
+ *
+ * Containers are started detached with their own crun state directory (`<dataDir>/crun`), so they
+ * outlive the server: after a restart `list()` and `inspect()` find them as they are. Steps are
+ * idempotent and quick: `stop()` sends the image's stop signal and returns; a watcher in the
+ * server sends SIGKILL after the timeout and deletes the container once it has exited, and
+ * `inspect()` says `stopping` meanwhile. A container that exited by itself (poweroff inside) is
+ * deleted by the next `inspect()`, which then says `stopped`.
+ */
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync, fstatSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ImageStore } from '../../images/store.js';
+import type { ActualState, ComputeDriver, InstanceSpec } from '../driver.js';
+import { cgroupDirs, detectCgroups, type CgroupInfo } from './cgroups.js';
+import { Crun, crunVersion, type CrunState } from './crun.js';
+import { ociSpec } from './spec.js';
+import {
+  instanceFiles, mountsUnder, overlayOptions, prepareInstanceDirs, readRecord, removeInstanceDir, validInstanceId, writeRecord,
+  type InstanceFiles,
+} from './volume.js';
+
+export const CONTAINER_PREFIX = 'nimbus-';
+
+export interface NsDriverOptions {
+  dataDir: string;
+  /** How long a graceful stop may take before SIGKILL. */
+  stopTimeoutMs?: number;
+  /** Most processes an instance may have. */
+  pidsLimit?: number;
+  /** The cgroup (relative to the hierarchy roots) instances' cgroups are made under. */
+  cgroupParent?: string;
+  /** The local image (name) an AMI id runs; default: the image registered under that id, or of that name. */
+  resolveImage?: (imageId: string) => string | undefined;
+  /** How much of the console log consoleOutput returns (its end; EC2 returns the last 64 KiB). */
+  consoleMaxBytes?: number;
+  crunBinary?: string;
+  /** Detected when not given. */
+  cgroups?: CgroupInfo;
+}
+
+interface StopWatch {
+  deadline: number;
+  escalate: () => void;
+  done: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function containerId(instanceId: string): string {
+  return `${CONTAINER_PREFIX}${instanceId}`;
+}
+
+/** Whether this host can run the ns driver, and if not, why. */
+export async function nsSupport(crunBinary = 'crun'): Promise<{ ok: true; crun: string; cgroups: CgroupInfo } | { ok: false; reason: string }> {
+  if (process.platform !== 'linux') return { ok: false, reason: 'not Linux' };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'not running as root' };
+  const crun = await crunVersion(crunBinary);
+  if (!crun) return { ok: false, reason: 'crun is not installed (scripts/setup-host.sh installs it)' };
+  if (spawnSync('unshare', ['--version'], { stdio: 'ignore' }).status !== 0) return { ok: false, reason: 'unshare (util-linux) is missing' };
+  try {
+    return { ok: true, crun, cgroups: detectCgroups() };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+}
+
+export class NsDriver implements ComputeDriver {
+  readonly name = 'ns' as const;
+  readonly images: ImageStore;
+  readonly crun: Crun;
+  readonly cgroups: CgroupInfo;
+  private readonly dataDir: string;
+  private readonly stopTimeoutMs: number;
+  private readonly pidsLimit: number;
+  private readonly cgroupParent: string;
+  private readonly consoleMaxBytes: number;
+  private readonly resolveImageName: (imageId: string) => string | undefined;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly stopping = new Map<string, StopWatch>();
+  private readonly starting = new Set<string>();
+  private readonly destroying = new Set<string>();
+  private closed = false;
+
+  constructor(opts: NsDriverOptions) {
+    this.dataDir = opts.dataDir;
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+    this.pidsLimit = opts.pidsLimit ?? 4096;
+    this.cgroupParent = (opts.cgroupParent ?? 'nimbus').replace(/^\/+|\/+$/g, '');
+    this.consoleMaxBytes = opts.consoleMaxBytes ?? 64 * 1024;
+    this.cgroups = opts.cgroups ?? detectCgroups();
+    this.images = new ImageStore(opts.dataDir);
+    this.resolveImageName = opts.resolveImage ?? ((id) => this.images.resolve(id)?.name);
+    this.crun = new Crun(join(opts.dataDir, 'crun'), this.cgroups, opts.crunBinary);
+  }
+
+  /** The cgroup of an instance, relative to the hierarchy roots. */
+  cgroupPath(instanceId: string): string {
+    return `/${this.cgroupParent}/${containerId(instanceId)}`;
+  }
+
+  files(instanceId: string): InstanceFiles {
+    return instanceFiles(this.dataDir, instanceId);
+  }
+
+  /** Runs steps for one instance one at a time. */
+  private withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    const tail = next.catch(() => {});
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return next;
+  }
+
+  private async state(id: string): Promise<CrunState | undefined> {
+    return this.crun.state(containerId(id));
+  }
+
+  async start(spec: InstanceSpec): Promise<void> {
+    const id = spec.instanceId;
+    if (!validInstanceId(id)) throw new Error(`invalid instance id ${id}`);
+    await this.stopping.get(id)?.done;
+    await this.withLock(id, async () => {
+      const cid = containerId(id);
+      const st = await this.crun.state(cid);
+      if (st && (st.status === 'running' || st.status === 'paused')) return;
+      if (st) await this.crun.delete(cid, true);
+
+      const imageName = this.resolveImageName(spec.imageId);
+      const manifest = imageName ? this.images.get(imageName) : undefined;
+      if (!manifest) {
+        const names = this.images.list().map((m) => (m.imageId ? `${m.name} (${m.imageId})` : m.name));
+        throw new Error(`image ${spec.imageId} has no local root filesystem, so the ns driver cannot run it; images that can run: ${names.length ? names.join(', ') : 'none (build one with `nimbus images build minimal`)'}`);
+      }
+      const f = this.files(id);
+      prepareInstanceDirs(f);
+      const files: Record<string, string> = { '/var/lib/nimbus/hostname': join(f.meta, 'hostname') };
+      writeFileSync(join(f.meta, 'hostname'), `${spec.hostname}\n`, { mode: 0o600 });
+      const userData = join(f.meta, 'user-data');
+      if (spec.userData && spec.userData.length > 0) {
+        writeFileSync(userData, spec.userData, { mode: 0o600 });
+        files['/var/lib/nimbus/user-data'] = userData;
+      } else {
+        rmSync(userData, { force: true });
+      }
+      const config = ociSpec({
+        hostname: spec.hostname,
+        vcpus: spec.vcpus,
+        memoryMiB: spec.memoryMiB,
+        pidsLimit: this.pidsLimit,
+        cgroupsPath: this.cgroupPath(id),
+        init: manifest.init,
+        files,
+        annotations: { 'org.nimbus.instance-id': id, 'org.nimbus.image': manifest.name, 'org.nimbus.instance-type': spec.instanceType },
+      }, this.cgroups);
+      writeFileSync(f.config, `${JSON.stringify(config, null, 2)}\n`);
+      writeRecord(f, { instanceId: id, image: manifest.name, stopSignal: manifest.stopSignal, lastStartedAt: new Date().toISOString() });
+      await this.boot(id, f, manifest.name);
+    });
+  }
+
+  /** Runs the bundle as it is (start and reboot). */
+  private async boot(id: string, f: InstanceFiles, image: string): Promise<void> {
+    this.starting.add(id);
+    try {
+      await this.crun.run({
+        id: containerId(id),
+        bundle: f.bundle,
+        rootfs: f.rootfs,
+        overlayOptions: overlayOptions(this.images.rootfs(image), f),
+        consoleLog: f.consoleLog,
+        crunLog: f.crunLog,
+      });
+    } catch (err) {
+      await this.crun.delete(containerId(id), true).catch(() => {});
+      throw err;
+    } finally {
+      this.starting.delete(id);
+    }
+  }
+
+  async stop(id: string, opts: { force: boolean }): Promise<void> {
+    if (!validInstanceId(id)) return;
+    const watch = this.stopping.get(id);
+    if (watch) {
+      if (opts.force) {
+        watch.escalate();
+        await watch.done;
+      }
+      return;
+    }
+    await this.withLock(id, async () => {
+      const cid = containerId(id);
+      const st = await this.crun.state(cid);
+      if (!st) return;
+      if (st.status !== 'running' && st.status !== 'paused') {
+        await this.crun.delete(cid, true);
+        return;
+      }
+      const signal = opts.force ? 'SIGKILL' : readRecord(this.files(id))?.stopSignal ?? 'SIGTERM';
+      await this.crun.kill(cid, signal);
+      this.watchStop(id, opts.force ? 0 : this.stopTimeoutMs);
+    });
+    if (opts.force) await this.stopping.get(id)?.done;
+  }
+
+  /** Waits in the background for the container to exit (SIGKILL at the deadline), then deletes it. */
+  private watchStop(id: string, timeoutMs: number): void {
+    const cid = containerId(id);
+    let killed = timeoutMs === 0;
+    const watch: StopWatch = {
+      deadline: Date.now() + timeoutMs,
+      escalate: () => { watch.deadline = 0; },
+      done: Promise.resolve(),
+    };
+    watch.done = (async () => {
+      try {
+        for (;;) {
+          if (this.closed) return;
+          const st = await this.crun.state(cid);
+          if (!st) return;
+          if (st.status === 'stopped' || st.status === 'created') {
+            await this.crun.delete(cid, true);
+            return;
+          }
+          if (!killed && Date.now() >= watch.deadline) {
+            killed = true;
+            await this.crun.kill(cid, 'SIGKILL');
+          }
+          await sleep(killed ? 20 : 50);
+        }
+      } catch (err) {
+        console.error(`nimbus: ns driver: stopping ${id}:`, err);
+      } finally {
+        this.stopping.delete(id);
+      }
+    })();
+    this.stopping.set(id, watch);
+  }
+
+  /** Stops the container now (graceful up to `timeoutMs`, then SIGKILL) and waits until it is deleted. */
+  private async stopNow(id: string, timeoutMs: number): Promise<void> {
+    const existing = this.stopping.get(id);
+    if (existing) {
+      if (timeoutMs === 0) existing.escalate();
+      await existing.done;
+      return;
+    }
+    const cid = containerId(id);
+    const st = await this.crun.state(cid);
+    if (!st) return;
+    if (st.status === 'running' || st.status === 'paused') {
+      await this.crun.kill(cid, timeoutMs === 0 ? 'SIGKILL' : readRecord(this.files(id))?.stopSignal ?? 'SIGTERM');
+      this.watchStop(id, timeoutMs);
+      await this.stopping.get(id)?.done;
+    } else {
+      await this.crun.delete(cid, true);
+    }
+  }
+
+  async reboot(id: string): Promise<void> {
+    if (!validInstanceId(id)) return;
+    await this.withLock(id, async () => {
+      const st = await this.state(id);
+      if (!st || st.status !== 'running') return;
+      const rec = readRecord(this.files(id));
+      if (!rec) throw new Error(`instance ${id} has no record: cannot reboot it`);
+      this.starting.add(id);
+      try {
+        await this.stopNow(id, this.stopTimeoutMs);
+        await this.boot(id, this.files(id), rec.image);
+      } finally {
+        this.starting.delete(id);
+      }
+    });
+  }
+
+  async destroy(id: string): Promise<void> {
+    if (!validInstanceId(id)) return;
+    this.destroying.add(id);
+    try {
+      this.stopping.get(id)?.escalate();
+      await this.withLock(id, async () => {
+        await this.stopNow(id, 0);
+        await this.crun.delete(containerId(id), true);
+        // crun removes the cgroup on delete; what a crash may have left (empty) goes too.
+        for (const dir of cgroupDirs(this.cgroups, this.cgroupPath(id))) {
+          if (existsSync(dir)) {
+            try { rmdirSync(dir); } catch (err) { console.error(`nimbus: ns driver: cannot remove cgroup ${dir}:`, err); }
+          }
+        }
+        const f = this.files(id);
+        for (const m of mountsUnder(f.dir).reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+        removeInstanceDir(f);
+      });
+    } finally {
+      this.destroying.delete(id);
+    }
+  }
+
+  async inspect(id: string): Promise<ActualState> {
+    if (!validInstanceId(id)) return 'absent';
+    if (this.destroying.has(id)) return 'destroying';
+    if (this.starting.has(id)) return 'starting';
+    if (this.stopping.has(id)) return 'stopping';
+    const st = await this.state(id);
+    const onDisk = existsSync(this.files(id).dir);
+    if (!st) return onDisk ? 'stopped' : 'absent';
+    switch (st.status) {
+      case 'running':
+      case 'paused':
+        return 'running';
+      case 'creating':
+      case 'created':
+      case 'stopped':
+        // Exited by itself (poweroff inside), or left half-made by a crash: clear it away.
+        await this.withLock(id, async () => {
+          if (this.starting.has(id)) return;
+          const again = await this.state(id);
+          if (again && again.status !== 'running' && again.status !== 'paused') await this.crun.delete(containerId(id), true);
+        });
+        if (this.starting.has(id)) return 'starting';
+        return (await this.state(id))?.status === 'running' ? 'running' : 'stopped';
+    }
+    return 'running';
+  }
+
+  async list(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const c of await this.crun.list()) {
+      if (c.id.startsWith(CONTAINER_PREFIX)) {
+        const id = c.id.slice(CONTAINER_PREFIX.length);
+        if (validInstanceId(id)) ids.add(id);
+      }
+    }
+    const dir = join(this.dataDir, 'instances');
+    if (existsSync(dir)) {
+      for (const name of readdirSync(dir)) if (validInstanceId(name) && statSync(join(dir, name)).isDirectory()) ids.add(name);
+    }
+    return [...ids].sort();
+  }
+
+  async consoleOutput(id: string): Promise<string> {
+    if (!validInstanceId(id)) return '';
+    const file = this.files(id).consoleLog;
+    if (!existsSync(file)) return '';
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const len = Math.min(size, this.consoleMaxBytes);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, size - len);
+      return buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Runs a command as root inside a running instance (for tests, and later for SSM Run Command). */
+  exec(id: string, command: string[], timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }> {
+    if (!validInstanceId(id)) throw new Error(`invalid instance id ${id}`);
+    return this.crun.execIn(containerId(id), command, timeoutMs);
+  }
+
+  /** Leaves every instance running (they outlive the server); stops the background watchers. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.stopping.values()].map((w) => w.done));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * An instance's files on the host, under `<dataDir>/instances/<id>/`:
+ *
+ *   volume/upper, volume/work   the root volume: overlayfs upper and work dirs, kept across stop/start
+ *   bundle/config.json          the OCI bundle crun runs; bundle/rootfs is the overlay's mount point
+ *   meta/hostname, meta/user-data  bind-mounted read-only at /var/lib/nimbus/ in the instance
+ *   console.log                 the instance's console (stdout and stderr of its init)
+ *   crun.log                    crun's own messages
+ *   instance.json               what the driver needs to reboot or stop it after a restart
+ *
+ * The overlay (lower: the image's rootfs) is mounted by the crun wrapper inside the instance's
+ * own mount namespace only, never on the host.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface InstanceFiles {
+  dir: string;
+  upper: string;
+  work: string;
+  bundle: string;
+  rootfs: string;
+  config: string;
+  meta: string;
+  consoleLog: string;
+  crunLog: string;
+  record: string;
+}
+
+/** What instance.json keeps. */
+export interface InstanceRecordFile {
+  instanceId: string;
+  image: string;
+  stopSignal: string;
+  lastStartedAt?: string;
+}
+
+const INSTANCE_ID = /^i-[0-9a-f]{8,32}$/;
+
+export function validInstanceId(id: string): boolean {
+  return INSTANCE_ID.test(id);
+}
+
+export function instanceFiles(dataDir: string, instanceId: string): InstanceFiles {
+  if (!validInstanceId(instanceId)) throw new Error(`invalid instance id ${JSON.stringify(instanceId)}`);
+  const dir = join(dataDir, 'instances', instanceId);
+  const bundle = join(dir, 'bundle');
+  return {
+    dir,
+    upper: join(dir, 'volume', 'upper'),
+    work: join(dir, 'volume', 'work'),
+    bundle,
+    rootfs: join(bundle, 'rootfs'),
+    config: join(bundle, 'config.json'),
+    meta: join(dir, 'meta'),
+    consoleLog: join(dir, 'console.log'),
+    crunLog: join(dir, 'crun.log'),
+    record: join(dir, 'instance.json'),
+  };
+}
+
+/** Creates whatever of the layout is missing (the root volume is created empty on first start). */
+export function prepareInstanceDirs(f: InstanceFiles): void {
+  for (const d of [f.upper, f.work, f.rootfs, f.meta]) mkdirSync(d, { recursive: true, mode: 0o700 });
+}
+
+/** overlayfs options; the characters overlayfs would misread in a path are refused. */
+export function overlayOptions(lower: string, f: InstanceFiles): string {
+  for (const p of [lower, f.upper, f.work]) {
+    if (/[,:\\\s]/.test(p)) throw new Error(`path not usable in overlayfs options: ${p}`);
+  }
+  return `lowerdir=${lower},upperdir=${f.upper},workdir=${f.work},index=off`;
+}
+
+export function readRecord(f: InstanceFiles): InstanceRecordFile | undefined {
+  try {
+    return JSON.parse(readFileSync(f.record, 'utf8')) as InstanceRecordFile;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeRecord(f: InstanceFiles, rec: InstanceRecordFile): void {
+  writeFileSync(f.record, `${JSON.stringify(rec, null, 2)}\n`);
+}
+
+/** Whether anything of the instance is on disk. */
+export function instanceExists(f: InstanceFiles): boolean {
+  return existsSync(f.dir);
+}
+
+export function removeInstanceDir(f: InstanceFiles): void {
+  rmSync(f.dir, { recursive: true, force: true });
+}
+
+/** Mount points at or under `dir`, as the host sees them. */
+export function mountsUnder(dir: string, mounts = readFileSync('/proc/self/mounts', 'utf8')): string[] {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return mounts.split('\n')
+    .map((l) => l.split(' ')[1])
+    .filter((m): m is string => !!m)
+    .map((m) => m.replace(/\\([0-7]{3})/g, (_x, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(prefix));
+}

@@ -25,10 +25,26 @@ export class HttpServer {
     private readonly dispatcher: Dispatcher,
     private readonly opts: HttpServerOptions,
   ) {
-    this.server = http.createServer({ keepAlive: true }, (req, res) => void this.handle(req, res));
+    // Node checks request and header deadlines only every connectionsCheckingInterval (30 s by
+    // default): check often enough that a short timeout is enforced close to when it is due.
+    const checkEveryMs = Math.max(100, Math.min(1000, Math.floor(opts.requestTimeoutMs / 4)));
+    this.server = http.createServer({ keepAlive: true, connectionsCheckingInterval: checkEveryMs }, (req, res) => void this.handle(req, res));
     this.server.requestTimeout = opts.requestTimeoutMs;
     this.server.headersTimeout = Math.min(opts.requestTimeoutMs, 20_000);
-    this.server.keepAliveTimeout = 5_000;
+    // Longer than any client pool keeps an idle socket (AWS keeps connections open for minutes), so
+    // a client never reuses a socket the server is just closing.
+    this.server.keepAliveTimeout = 120_000;
+    // Requests that are not valid HTTP still get EC2's error body rather than Node's bare 400.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+      const apiErr = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ApiError('RequestTimeout', 'The request was not received in time.', 408)
+        : new ApiError('MalformedQueryString', 'The request is not valid HTTP.', 400);
+      const r = opts.errorProtocol.encodeError(apiErr, newRequestId());
+      const head = [`HTTP/1.1 ${apiErr.status} ${http.STATUS_CODES[apiErr.status]}`, ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`)];
+      head.push(`content-length: ${Buffer.byteLength(r.body)}`, 'connection: close');
+      socket.end(`${head.join('\r\n')}\r\n\r\n${r.body}`);
+    });
   }
 
   listen(): Promise<AddressInfo> {
@@ -49,8 +65,8 @@ export class HttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     try {
+      const url = requestUrl(req.url);
       if (url.pathname.startsWith('/_nimbus/')) {
         const answer = await this.opts.admin(url.pathname);
         if (answer) return send(res, { status: answer.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer.body) });
@@ -60,15 +76,25 @@ export class HttpServer {
       send(res, await this.dispatcher.dispatch(wire));
     } catch (err) {
       const apiErr = err instanceof ApiError ? err : new ApiError('InternalError', 'An internal error has occurred', 500);
-      send(res, this.opts.errorProtocol.encodeError(apiErr, newRequestId()), apiErr.status === 413);
+      // A body that is too large is still read to its end (and dropped), not cut off: closing a socket
+      // with data still arriving resets it, and the client would see a broken connection, not the 413.
+      send(res, this.opts.errorProtocol.encodeError(apiErr, newRequestId()));
     }
   }
 }
 
-function send(res: http.ServerResponse, r: WireResponse, close = false): void {
+/** The request target as a URL; a target that is not one is the client's error, not a crash. */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    throw new ApiError('MalformedQueryString', 'The request URI is not valid.', 400);
+  }
+}
+
+function send(res: http.ServerResponse, r: WireResponse): void {
   if (res.headersSent) return;
   const headers: Record<string, string | number> = { ...r.headers, 'content-length': Buffer.byteLength(r.body) };
-  if (close) headers.connection = 'close';
   res.writeHead(r.status, headers);
   res.end(r.body);
 }

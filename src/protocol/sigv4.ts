@@ -1,11 +1,11 @@
 /**
  * AWS Signature Version 4 verification, for the Authorization header and presigned query forms.
- * The signature is recomputed with the official signer (@smithy/signature-v4) over exactly the
- * headers the client says it signed, then compared in constant time.
+ * The signature is recomputed with the official signer's pieces (@smithy/signature-v4) over exactly
+ * the headers the client says it signed, then compared in constant time.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { createScope, getCanonicalHeaders, getCanonicalQuery, getSigningKey } from '@smithy/signature-v4';
 import { ApiError } from './errors.js';
 import type { WireRequest } from './types.js';
 
@@ -110,60 +110,72 @@ export function checkFreshness(id: SignedIdentity, now: Date): void {
   }
 }
 
-/** Recomputes the signature with the given secret and compares it with the one sent. */
+/** SigV4 canonical URI: dot segments resolved, the path as sent encoded once more (non-S3 rule). */
+function canonicalPath(path: string): string {
+  const segments: string[] = [];
+  for (const seg of path.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') segments.pop();
+    else segments.push(seg);
+  }
+  const normalized = `${path.startsWith('/') ? '/' : ''}${segments.join('/')}${segments.length > 0 && path.endsWith('/') ? '/' : ''}`;
+  return escapeUri(normalized).replace(/%2F/g, '/');
+}
+
+const escapeUri = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+const PRESIGN_PARAMS = /^X-Amz-Signature$/;
+
+/**
+ * Recomputes the signature with the given secret and compares it with the one sent. The canonical
+ * request is assembled from the official signer's own pieces (canonical query and headers, signing
+ * key derivation with its cache); the request itself is never cloned, so the cost stays linear in
+ * its size whatever a client sends.
+ */
 export async function signatureMatches(req: WireRequest, id: SignedIdentity, secretAccessKey: string): Promise<boolean> {
-  const signer = new SignatureV4({
-    credentials: { accessKeyId: id.accessKeyId, secretAccessKey, sessionToken: id.sessionToken },
-    region: id.region,
-    service: id.service,
-    sha256: Hash.bind(null, 'sha256'),
-    applyChecksum: false,
-    uriEscapePath: true,
-  });
   const signed = new Set(id.signedHeaders);
+  if (!id.presigned && !signed.has('x-amz-date')) return false;
   const headers: Record<string, string> = {};
   for (const name of signed) {
-    if (name === 'x-amz-date' || name === 'authorization') continue;
     const v = header(req, name);
-    if (v !== undefined) headers[name] = v;
+    if (v === undefined) return false; // a header the client says it signed is not there
+    headers[name] = v;
   }
-  // The signer trusts a signed x-amz-content-sha256 as the payload's hash; it must be the body's.
-  const declaredHash = headers['x-amz-content-sha256'];
-  if (declaredHash !== undefined && declaredHash !== createHash('sha256').update(req.body).digest('hex')) return false;
+  const canonicalHeaders = getCanonicalHeaders({ headers } as never, new Set(), signed);
+
   const query: Record<string, string | string[]> = {};
   for (const [k, v] of req.query) {
-    if (id.presigned && /^X-Amz-(Algorithm|Credential|Date|Expires|SignedHeaders|Signature|Security-Token)$/.test(k)) continue;
+    if (id.presigned && PRESIGN_PARAMS.test(k)) continue;
     const prev = query[k];
-    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    if (prev === undefined) query[k] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else query[k] = [prev, v];
   }
-  let path: string;
-  try {
-    path = decodeURIComponent(req.path);
-  } catch {
-    return false; // a path that is not valid percent-encoding cannot have been signed
-  }
-  const request = {
-    method: req.method,
-    protocol: 'http:',
-    hostname: String(req.headers.host ?? ''),
-    path,
-    query,
-    headers,
-    body: req.body.length > 0 || !id.presigned ? req.body : undefined,
-  };
-  let computed: string;
-  if (id.presigned) {
-    const out = await signer.presign(request, {
-      signingDate: id.signedAt,
-      expiresIn: id.expiresIn,
-      signableHeaders: signed,
-      unhoistableHeaders: new Set(Object.keys(headers)),
-    });
-    computed = String(out.query?.['X-Amz-Signature']);
-  } else {
-    if (!signed.has('x-amz-date') && !signed.has('date')) return false;
-    const out = await signer.sign(request, { signingDate: id.signedAt, signableHeaders: signed });
-    computed = /Signature=([0-9a-f]{64})/.exec(String(out.headers.authorization))![1]!;
-  }
+
+  const bodyHash = req.body.length > 0 || !id.presigned ? createHash('sha256').update(req.body).digest('hex') : EMPTY_SHA256;
+  // A signed x-amz-content-sha256 stands for the payload in the canonical request: it must be the body's.
+  const declared = headers['x-amz-content-sha256'];
+  if (declared !== undefined && declared !== bodyHash) return false;
+
+  const names = Object.keys(canonicalHeaders).sort();
+  const canonicalRequest = [
+    req.method,
+    canonicalPath(req.path),
+    getCanonicalQuery({ query } as never),
+    ...names.map((n) => `${n}:${canonicalHeaders[n]}`),
+    '',
+    names.join(';'),
+    declared ?? bodyHash,
+  ].join('\n');
+
+  const longDate = id.signedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const shortDate = longDate.slice(0, 8);
+  const scope = createScope(shortDate, id.region, id.service);
+  const stringToSign = ['AWS4-HMAC-SHA256', longDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  const sha256 = Hash.bind(null, 'sha256');
+  const key = await getSigningKey(sha256, { accessKeyId: id.accessKeyId, secretAccessKey, sessionToken: id.sessionToken }, shortDate, id.region, id.service);
+  const computed = createHmac('sha256', key).update(stringToSign).digest('hex');
   return timingSafeEqual(Buffer.from(computed), Buffer.from(id.signature));
 }

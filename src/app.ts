@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REGION_NAMES } from './catalog/regions.js';
 import type { ComputeDriver } from './compute/driver.js';
+import { chooseDriver } from './compute/ns/setup.js';
 import { InstanceReconciler } from './compute/reconciler.js';
-import { SimDriver } from './compute/sim.js';
 import type { Config } from './config.js';
 import { Authenticator } from './server/authenticator.js';
 import { Dispatcher } from './server/dispatcher.js';
@@ -31,18 +31,22 @@ export function openStore(dataDir: string): Store {
   return new SqliteStore(join(dataDir, 'nimbus.db'));
 }
 
-function chooseDriver(config: Config, clock: Clock): ComputeDriver {
-  // The ns driver arrives with real instances; until then every choice runs on the simulator.
-  return new SimDriver(clock, config.sim);
-}
+/** How often the reconciler looks again at an instance in transition on a driver that cannot say when it is due (ns). */
+const NS_POLL_MS = 100;
 
 export async function startNimbus(config: Config, opts: { clock?: Clock; log?: (line: string) => void } = {}): Promise<Nimbus> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const clock = opts.clock ?? systemClock;
   const store = openStore(config.dataDir);
-  const driver = chooseDriver(config, clock);
+  let driver: ComputeDriver;
+  try {
+    driver = await chooseDriver(config, clock, log);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const base = { config, store, clock, driver };
-  const reconciler = new InstanceReconciler(base);
+  const reconciler = new InstanceReconciler(base, driver.name === 'ns' ? { pollMs: NS_POLL_MS } : {});
   const plane: ControlPlane = { ...base, kick: () => reconciler.kick() };
 
   const ec2 = ec2Service();
@@ -60,7 +64,6 @@ export async function startNimbus(config: Config, opts: { clock?: Clock; log?: (
       return undefined;
     },
   });
-  log(`nimbus: compute driver ${driver.name}`);
   const addr = await server.listen();
   reconciler.start();
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

@@ -18,6 +18,12 @@ export interface Config {
     stoppingMs: number;
     shuttingDownMs: number;
   };
+  ns: {
+    /** The cgroup (under each hierarchy's root) instances' cgroups are made in. */
+    cgroupParent: string;
+    /** How long a graceful stop may take before the instance is killed, in ms. */
+    stopTimeoutMs: number;
+  };
   /** How long terminated instances stay visible, in ms (EC2: about an hour). */
   terminatedRetentionMs: number;
 }
@@ -32,6 +38,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     requestTimeoutMs: 30_000,
     limits: { instancesPerRegion: 20 },
     sim: { pendingMs: 2000, stoppingMs: 2000, shuttingDownMs: 2000 },
+    ns: { cgroupParent: 'nimbus', stopTimeoutMs: 10_000 },
     terminatedRetentionMs: 60 * 60 * 1000,
     ...overrides,
   };

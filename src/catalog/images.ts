@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Image } from '@aws-sdk/client-ec2';
 import { amazonImages } from './images/amazon.js';
 import { distributionImages } from './images/distributions.js';
-import type { ImageSpec } from './images/spec.js';
+import { LINUX, type ImageSpec, type Publisher } from './images/spec.js';
 
 /** AWS sets every public AMI to deprecate two years after its creation unless the owner chose earlier. */
 const DEPRECATE_AFTER_YEARS = 2;
@@ -16,6 +16,8 @@ export interface RegionCatalogue {
   /** Sorted by ImageId. */
   images: readonly Image[];
   byId: ReadonlyMap<string, Image>;
+  /** The host's local images as published here (a subset of images). */
+  local: readonly Image[];
   /** The SSM public parameters of the region: name → the newest image of its line. */
   parameters: ReadonlyMap<string, PublicImageParameter>;
 }
@@ -29,6 +31,55 @@ export interface PublicImageParameter {
 
 const cache = new Map<string, RegionCatalogue>();
 
+/** A root filesystem this host has (the ns driver can boot it), published as a public AMI. */
+export interface LocalImage {
+  /** The image store's name (`minimal`). */
+  name: string;
+  description: string;
+  architecture: 'x86_64' | 'arm64';
+  /** When it was built (ISO 8601). */
+  createdAt: string;
+}
+
+/** Nimbus publishes the images it builds under an owner of its own, with the `amazon` alias so `--owners amazon` finds them. */
+export const NIMBUS_PUBLISHER: Publisher = { ownerId: '000000000001', alias: 'amazon' };
+
+let localImages: readonly LocalImage[] = [];
+
+/**
+ * Publishes the host's local images in every region (replacing those published before). Their AMI
+ * ids derive from region and image name only, so a rebuild keeps the id.
+ */
+export function publishLocalImages(images: readonly LocalImage[]): void {
+  localImages = [...images];
+  cache.clear();
+}
+
+/** The AMI id a local image is published under in a region. */
+export function localImageId(region: string, name: string): string {
+  return derivedId('ami', region, NIMBUS_PUBLISHER.ownerId, `nimbus-${name}`);
+}
+
+/** The published local images of a region (the ones the ns driver can boot). */
+export function localImagesOf(region: string): readonly Image[] {
+  return regionCatalogue(region).local;
+}
+
+function localImageSpec(image: LocalImage): ImageSpec {
+  const day = image.createdAt.slice(0, 10).replace(/-/g, '');
+  return {
+    name: `nimbus-${image.name}-${day}`,
+    description: image.description,
+    publisher: NIMBUS_PUBLISHER,
+    architecture: image.architecture,
+    created: new Date(image.createdAt).toISOString(),
+    rootDeviceName: '/dev/xvda',
+    volumeSize: 1,
+    volumeType: 'gp3',
+    billing: LINUX,
+  };
+}
+
 /** A stable, region-specific id: `<prefix>-` and 17 hex digits of a hash of what identifies it. */
 function derivedId(prefix: string, ...parts: string[]): string {
   return `${prefix}-${createHash('sha256').update([prefix, ...parts].join('\0')).digest('hex').slice(0, 17)}`;
@@ -41,10 +92,10 @@ function deprecation(created: string): string {
   return d.toISOString();
 }
 
-function toImage(region: string, spec: ImageSpec): Image {
+function toImage(region: string, spec: ImageSpec, imageId = derivedId('ami', region, spec.publisher.ownerId, spec.name)): Image {
   const { publisher } = spec;
   return {
-    ImageId: derivedId('ami', region, publisher.ownerId, spec.name),
+    ImageId: imageId,
     ImageLocation: `${publisher.alias ?? publisher.ownerId}/${spec.name}`,
     State: 'available',
     OwnerId: publisher.ownerId,
@@ -103,8 +154,15 @@ function build(region: string): RegionCatalogue {
       }
     }
   }
+  const local: Image[] = [];
+  for (const l of localImages) {
+    const image = Object.freeze(toImage(region, localImageSpec(l), localImageId(region, l.name)));
+    images.push(image);
+    byId.set(image.ImageId!, image);
+    local.push(image);
+  }
   images.sort((a, b) => (a.ImageId! < b.ImageId! ? -1 : 1));
-  return { images, byId, parameters };
+  return { images, local, byId, parameters };
 }
 
 /** The catalogue of a region, built on first use. */

@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { openStore, startNimbus } from '../app.js';
 import { defaultConfig, type Config } from '../config.js';
 import { createAccount } from '../accounts.js';
+import { buildMinimalImage, MINIMAL_IMAGE } from '../images/minimal.js';
+import { ImageStore } from '../images/store.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -22,9 +24,13 @@ program
   .option('--sim-delay-ms <ms>', 'how long each sim-driver transition takes', int('sim-delay-ms'))
   .option('--instance-limit <n>', 'On-Demand instances per account and region', int('instance-limit'))
   .option('--terminated-retention-ms <ms>', 'how long terminated instances stay visible', int('terminated-retention-ms'))
+  .option('--request-timeout-ms <ms>', 'how long a client may take to send one request', int('request-timeout-ms'))
+  .option('--ns-cgroup-parent <name>', 'ns driver: the cgroup instances\' cgroups are made in', 'nimbus')
+  .option('--ns-stop-timeout-ms <ms>', 'ns driver: how long a graceful stop may take before the instance is killed', int('ns-stop-timeout-ms'))
   .action(async (opts: {
     host: string; port: number; dataDir: string; driver: string;
-    simDelayMs?: number; instanceLimit?: number; terminatedRetentionMs?: number;
+    simDelayMs?: number; instanceLimit?: number; terminatedRetentionMs?: number; requestTimeoutMs?: number;
+    nsCgroupParent: string; nsStopTimeoutMs?: number;
   }) => {
     if (!['auto', 'sim', 'ns'].includes(opts.driver)) throw new InvalidArgumentError('--driver must be auto, sim or ns');
     const config: Config = defaultConfig({ host: opts.host, port: opts.port, dataDir: opts.dataDir, driver: opts.driver as Config['driver'] });
@@ -33,6 +39,10 @@ program
     }
     if (opts.instanceLimit !== undefined) config.limits.instancesPerRegion = opts.instanceLimit;
     if (opts.terminatedRetentionMs !== undefined) config.terminatedRetentionMs = opts.terminatedRetentionMs;
+    if (opts.requestTimeoutMs !== undefined) config.requestTimeoutMs = opts.requestTimeoutMs;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(opts.nsCgroupParent)) throw new InvalidArgumentError('--ns-cgroup-parent must be a plain cgroup name');
+    config.ns.cgroupParent = opts.nsCgroupParent;
+    if (opts.nsStopTimeoutMs !== undefined) config.ns.stopTimeoutMs = opts.nsStopTimeoutMs;
     const nimbus = await startNimbus(config);
     let closing = false;
     const shutdown = (signal: string) => {
@@ -46,6 +56,26 @@ program
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+const images = program.command('images').description('manage the local images the ns driver boots');
+images
+  .command('build')
+  .argument('<name>', `the image to build: ${MINIMAL_IMAGE}`)
+  .description('build (or rebuild) a local image in the data directory')
+  .option('--data-dir <dir>', 'the data directory', process.env.NIMBUS_DATA_DIR ?? '.nimbus')
+  .action(async (name: string, opts: { dataDir: string }) => {
+    if (name !== MINIMAL_IMAGE) throw new InvalidArgumentError(`unknown image ${name}: the images that can be built are ${MINIMAL_IMAGE}`);
+    const t0 = Date.now();
+    const m = await buildMinimalImage(opts.dataDir, { progress: (line) => console.log(`  ${line}`) });
+    console.log(`built ${m.name} (${(m.sizeBytes / 1048576).toFixed(1)} MiB) in ${Date.now() - t0} ms`);
+  });
+images
+  .command('list')
+  .description('list the local images')
+  .option('--data-dir <dir>', 'the data directory', process.env.NIMBUS_DATA_DIR ?? '.nimbus')
+  .action((opts: { dataDir: string }) => {
+    for (const m of new ImageStore(opts.dataDir).list()) console.log(`${m.name}\t${m.architecture}\t${m.createdAt}\t${m.description}`);
   });
 
 const accounts = program.command('accounts').description('manage accounts and their access keys');

@@ -23,6 +23,8 @@ export interface ServerOptions {
   args?: string[];
   dataDir?: string;
   host?: string;
+  /** The compute driver (`--driver`); sim unless a test asks for another. */
+  driver?: 'auto' | 'sim' | 'ns';
 }
 
 export class NimbusProcess {
@@ -39,7 +41,8 @@ export class NimbusProcess {
 
   /** Starts the server and resolves once it prints its listening line. */
   async start(): Promise<this> {
-    const args = ['serve', '--port', '0', '--host', this.opts.host ?? '127.0.0.1', '--data-dir', this.dataDir, ...(this.opts.args ?? [])];
+    const args = ['serve', '--port', '0', '--host', this.opts.host ?? '127.0.0.1', '--data-dir', this.dataDir,
+      '--driver', this.opts.driver ?? 'sim', ...(this.opts.args ?? [])];
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.output = ''; // a previous run's listening line must not be taken for this one's

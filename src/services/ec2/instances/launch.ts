@@ -2,6 +2,7 @@
 import type {
   BlockDeviceMapping, Image, InstanceTypeInfo, Reservation, RunInstancesRequest,
 } from '@aws-sdk/client-ec2';
+import { localImagesOf } from '../../../catalog/images.js';
 import { regionInfo } from '../../../catalog/regions.js';
 import { instanceType as instanceTypeInfo } from '../../../catalog/instance-types.js';
 import { ApiError, invalidParameterCombination, invalidParameterValue } from '../../../protocol/errors.js';
@@ -28,6 +29,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
   checkCounts(minCount!, maxCount!);
 
   const image = await resolveImage(ctx, input.ImageId);
+  checkRunnable(ctx, image);
   const typeName = input.InstanceType ?? DEFAULT_INSTANCE_TYPE;
   const type = instanceTypeInfo(typeName);
   if (!type) throw invalidParameterValue(`Invalid value '${typeName}' for InstanceType.`);
@@ -152,8 +154,7 @@ async function launchCount(ctx: RequestContext, min: number, max: number): Promi
 }
 
 export async function capacityInUse(ctx: RequestContext): Promise<number> {
-  const all = await ctx.store.list<InstanceRecord>(INSTANCE_KIND, ctx.scope);
-  return all.filter((r) => CAPACITY_STATES.has(r.state)).length;
+  return ctx.store.countWhere(INSTANCE_KIND, ctx.scope, 'state', [...CAPACITY_STATES]);
 }
 
 export const instanceLimitExceeded = (requested: number, limit: number) =>
@@ -184,6 +185,19 @@ async function resolveImage(ctx: RequestContext, imageId: string | undefined): P
     throw new ApiError('InvalidAMIID.Unavailable', `Image '${id}' is not in the 'available' state.`);
   }
   return image;
+}
+
+/** The ns driver boots only images this host has a root filesystem for; the sim driver runs any. */
+function checkRunnable(ctx: RequestContext, image: Image): void {
+  if (ctx.plane.driver.name !== 'ns') return;
+  const runnable = localImagesOf(ctx.region);
+  if (runnable.some((i) => i.ImageId === image.ImageId)) return;
+  const names = runnable.map((i) => `${i.ImageId} (${i.Name})`).join(', ');
+  throw new ApiError(
+    'Unsupported',
+    `The image '${image.ImageId}' (${image.Name ?? 'unnamed'}) cannot run on this host: it has no local root filesystem for it. ` +
+      `Images that can run here: ${names || 'none (build one with `nimbus images build minimal`)'}.`,
+  );
 }
 
 function checkArchitecture(type: InstanceTypeInfo, image: Image): void {

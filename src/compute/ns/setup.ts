@@ -1,0 +1,73 @@
+/**
+ * Choosing the compute driver at start-up, and what the ns driver needs before it serves: the
+ * minimal image (built on first start) published as a public AMI in every region.
+ */
+import { localImageId, publishLocalImages } from '../../catalog/images.js';
+import { REGION_NAMES } from '../../catalog/regions.js';
+import type { Config } from '../../config.js';
+import { buildMinimalImage, MINIMAL_IMAGE } from '../../images/minimal.js';
+import { ImageStore } from '../../images/store.js';
+import type { Clock } from '../../util/clock.js';
+import type { ComputeDriver } from '../driver.js';
+import { SimDriver } from '../sim.js';
+import { NsDriver, nsSupport } from './driver.js';
+
+/** Builds the minimal image if the data directory has none. */
+async function ensureMinimalImage(dataDir: string, log: (line: string) => void): Promise<void> {
+  if (new ImageStore(dataDir).get(MINIMAL_IMAGE)) return;
+  const t0 = Date.now();
+  log(`nimbus: building the ${MINIMAL_IMAGE} image`);
+  await buildMinimalImage(dataDir);
+  log(`nimbus: built the ${MINIMAL_IMAGE} image in ${Date.now() - t0} ms`);
+}
+
+/** Publishes every local image as a public AMI, and returns the lookup AMI id → local image name. */
+function publish(images: ImageStore): Map<string, string> {
+  const manifests = images.list();
+  publishLocalImages(manifests.map((m) => ({ name: m.name, description: m.description, architecture: m.architecture, createdAt: m.createdAt })));
+  const byAmi = new Map<string, string>();
+  for (const region of REGION_NAMES) for (const m of manifests) byAmi.set(localImageId(region, m.name), m.name);
+  return byAmi;
+}
+
+async function startNsDriver(config: Config, log: (line: string) => void): Promise<NsDriver> {
+  await ensureMinimalImage(config.dataDir, log);
+  const byAmi = publish(new ImageStore(config.dataDir));
+  return new NsDriver({
+    dataDir: config.dataDir,
+    cgroupParent: config.ns.cgroupParent,
+    stopTimeoutMs: config.ns.stopTimeoutMs,
+    resolveImage: (imageId) => byAmi.get(imageId),
+  });
+}
+
+/**
+ * `sim` and `ns` as asked (ns fails when this host cannot run it); `auto` takes ns when this host
+ * can run it (root, crun) and its image builds, else sim. The log says which and why.
+ */
+export async function chooseDriver(config: Config, clock: Clock, log: (line: string) => void): Promise<ComputeDriver> {
+  const sim = () => new SimDriver(clock, config.sim);
+  if (config.driver === 'sim') {
+    log('nimbus: compute driver sim (asked for with --driver sim)');
+    return sim();
+  }
+  const support = await nsSupport();
+  if (config.driver === 'ns') {
+    if (!support.ok) throw new Error(`--driver ns: this host cannot run the ns driver: ${support.reason}`);
+    const driver = await startNsDriver(config, log);
+    log(`nimbus: compute driver ns (asked for with --driver ns; ${support.crun}, cgroups ${support.cgroups.mode})`);
+    return driver;
+  }
+  if (!support.ok) {
+    log(`nimbus: compute driver sim (auto: the ns driver cannot run here: ${support.reason})`);
+    return sim();
+  }
+  try {
+    const driver = await startNsDriver(config, log);
+    log(`nimbus: compute driver ns (auto: running as root with ${support.crun}, cgroups ${support.cgroups.mode})`);
+    return driver;
+  } catch (err) {
+    log(`nimbus: compute driver sim (auto: the ns driver could not start: ${(err as Error).message})`);
+    return sim();
+  }
+}

@@ -22,7 +22,7 @@ if (selected.length === 0) {
   console.error('no test files selected');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...selected.sort()], {
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', '--test-reporter=spec', ...selected.sort()], {
   stdio: 'inherit',
   cwd: root,
 });

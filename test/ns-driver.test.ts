@@ -164,7 +164,7 @@ describe('ns driver', { skip, timeout: 120_000 }, () => {
       assert.ok(['stopping', 'stopped'].includes(await driver.inspect(id)));
       await stateOf(id, 'stopped');
       const out = await driver.consoleOutput(id);
-      assert.match(out, /SIGTERM: shutting down/);
+      assert.match(out, /poweroff: shutting down/);
       assert.match(out, /reached power-off/);
       assert.equal((await driver.crun.list()).some((c) => c.id === containerId(id)), false, 'container deleted');
       for (const d of cgroupDirs(driver.cgroups, driver.cgroupPath(id))) assert.equal(existsSync(d), false, d);
@@ -246,7 +246,7 @@ describe('ns driver', { skip, timeout: 120_000 }, () => {
     const ms = Date.now() - t0;
     assert.ok(ms < 2500, `stopped after ${ms} ms`);
     const out = await impatient.consoleOutput(s.instanceId);
-    assert.match(out, /SIGTERM: shutting down/);
+    assert.match(out, /poweroff: shutting down/);
     assert.doesNotMatch(out, /reached power-off/);
     await impatient.destroy(s.instanceId);
     await impatient.close();

@@ -7,27 +7,12 @@
  * Catalogue AMIs without a local image are refused under ns. Needs root (CI runs as root).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
-import { hostname as hostHostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname as hostHostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { cgroupDirs, detectCgroups } from '../src/compute/ns/cgroups.js';
-import { containerId, NsDriver, nsSupport } from '../src/compute/ns/driver.js';
-import { mountsUnder } from '../src/compute/ns/volume.js';
-import { cliErrorCode, NimbusProcess, ROOT } from './support/server.js';
+import { cliErrorCode } from './support/server.js';
+import { count, NsApi, nsSkipReason, sleep } from './support/ns-api.js';
 
-function setUpHost(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root';
-  const r = spawnSync('sh', [join(ROOT, 'scripts/setup-host.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) return `scripts/setup-host.sh failed (${r.status})`;
-  return undefined;
-}
-
-const skip = setUpHost();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const count = (text: string, needle: string) => text.split(needle).length - 1;
+const skip = nsSkipReason();
 
 /** Echoes who and where it runs, then leaves a file on / and a boot hook that prints it on every boot. */
 const USER_DATA = `#!/bin/sh
@@ -45,74 +30,20 @@ chmod 755 /etc/nimbus/boot.d/50-show-file
 `;
 
 describe('ns instances through the API', { skip, timeout: 120_000 }, () => {
-  let dataDir: string;
-  let nimbus: NimbusProcess;
-  const cgroupParent = `nimbus-test-${randomBytes(4).toString('hex')}`;
-  let amiId: string;
-
-  const aws = (args: string[]) => {
-    const r = nimbus.aws(args);
-    assert.equal(r.status, 0, `aws ${args.join(' ')}: ${r.stderr}`);
-    return r.json as Record<string, any>;
-  };
-  /** A boto3 waiter, polling fast (the CLI's waiters wait 15 s between polls). */
-  const waitFor = (waiter: string, id: string) =>
-    nimbus.boto3(`ec2.get_waiter(${JSON.stringify(waiter)}).wait(InstanceIds=[${JSON.stringify(id)}], WaiterConfig={'Delay': 0.2, 'MaxAttempts': 150})`);
-  const consoleOf = (id: string): string => aws(['ec2', 'get-console-output', '--instance-id', id]).Output ?? '';
-  async function consoleHas(id: string, text: string, times = 1, timeoutMs = 10_000): Promise<string> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const out = consoleOf(id);
-      if (count(out, text) >= times) return out;
-      if (Date.now() > end) throw new Error(`console of ${id} never showed ${JSON.stringify(text)} ×${times}:\n${out}`);
-      await sleep(100);
-    }
-  }
+  const api = new NsApi();
+  const aws = (args: string[]) => api.aws(args);
   const runMinimal = (userData?: string) => {
-    const args = ['ec2', 'run-instances', '--image-id', amiId, '--instance-type', 't3.micro', '--count', '1'];
+    const args = ['ec2', 'run-instances', '--image-id', api.amiId, '--instance-type', 't3.micro', '--count', '1'];
     if (userData) args.push('--user-data', userData);
     return aws(args).Instances[0] as { InstanceId: string; PrivateDnsName: string };
   };
-  const crunRoot = () => join(dataDir, 'crun');
-  const initPid = (id: string): number | undefined => {
-    const r = spawnSync('crun', ['--root', crunRoot(), 'state', containerId(id)], { encoding: 'utf8' });
-    return r.status === 0 ? (JSON.parse(r.stdout) as { pid: number }).pid : undefined;
-  };
 
-  /** Everything of an instance the host could still hold. */
-  function traces(id: string): string[] {
-    const found: string[] = [];
-    const dir = join(dataDir, 'instances', id);
-    if (existsSync(dir)) found.push(`directory ${dir}`);
-    for (const m of mountsUnder(dataDir)) found.push(`mount ${m}`);
-    const list = spawnSync('crun', ['--root', crunRoot(), 'list', '--format', 'json'], { encoding: 'utf8' });
-    if (list.stdout.includes(containerId(id))) found.push(`crun container ${containerId(id)}`);
-    for (const d of cgroupDirs(detectCgroups(), `/${cgroupParent}/${containerId(id)}`)) if (existsSync(d)) found.push(`cgroup ${d}`);
-    return found;
-  }
-
-  before(async () => {
-    const support = await nsSupport();
-    assert.ok(support.ok, `ns driver unsupported here: ${support.ok ? '' : support.reason}`);
-    dataDir = mkdtempSync(join(tmpdir(), 'nimbus-ns-api-'));
-    nimbus = new NimbusProcess({ dataDir, driver: 'ns', args: ['--ns-cgroup-parent', cgroupParent, '--ns-stop-timeout-ms', '5000'] });
-    await nimbus.start();
-  });
-
-  after(async () => {
-    if (!dataDir) return;
-    await nimbus?.stop();
-    // Whatever a failed test left running goes, and the cgroup parent with it.
-    const driver = new NsDriver({ dataDir, cgroupParent });
-    for (const id of await driver.list()) await driver.destroy(id).catch((err: unknown) => console.error(err));
-    await driver.close();
-    for (const d of cgroupDirs(driver.cgroups, cgroupParent)) if (existsSync(d)) rmdirSync(d);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  before(() => api.start());
+  after(() => api.dispose());
 
   it('says at start-up that it runs the ns driver and built the minimal image', () => {
-    assert.match(nimbus.output, /compute driver ns \(asked for with --driver ns/);
-    assert.match(nimbus.output, /built the minimal image/);
+    assert.match(api.nimbus.output, /compute driver ns \(asked for with --driver ns/);
+    assert.match(api.nimbus.output, /built the minimal image/);
   });
 
   it('publishes the minimal image as a public AMI every account can launch', () => {
@@ -123,24 +54,25 @@ describe('ns instances through the API', { skip, timeout: 120_000 }, () => {
     assert.equal(img.Public, true);
     assert.equal(img.State, 'available');
     assert.equal(img.PlatformDetails, 'Linux/UNIX');
-    amiId = img.ImageId;
-    assert.match(amiId, /^ami-[0-9a-f]{17}$/);
-    const other = nimbus.aws(['ec2', 'describe-images', '--image-ids', amiId, '--region', 'eu-west-1']);
+    assert.equal(img.ImageId, api.amiId);
+    assert.match(api.amiId, /^ami-[0-9a-f]{17}$/);
+    const other = api.nimbus.aws(['ec2', 'describe-images', '--image-ids', api.amiId, '--region', 'eu-west-1']);
     assert.equal(cliErrorCode(other), 'InvalidAMIID.NotFound', 'AMI ids are regional');
   });
 
   it('refuses a catalogue AMI it has no root filesystem for, naming the images that can run', () => {
     const windows = aws(['ec2', 'describe-images', '--owners', 'amazon', '--filters', 'Name=platform,Values=windows', '--max-items', '1']).Images[0];
-    const r = nimbus.aws(['ec2', 'run-instances', '--image-id', windows.ImageId, '--instance-type', 't3.micro', '--count', '1']);
+    const r = api.nimbus.aws(['ec2', 'run-instances', '--image-id', windows.ImageId, '--instance-type', 't3.micro', '--count', '1']);
     assert.equal(cliErrorCode(r), 'Unsupported', r.stderr);
-    assert.ok(r.stderr.includes(windows.ImageId) && r.stderr.includes(amiId) && /nimbus-minimal-/.test(r.stderr), r.stderr);
+    assert.ok(r.stderr.includes(windows.ImageId) && r.stderr.includes(api.amiId) && /nimbus-minimal-/.test(r.stderr), r.stderr);
   });
 
   it('runs user data once, as root, in its own pid namespace and hostname; / survives stop/start; terminate leaves nothing', async () => {
     const inst = runMinimal(USER_DATA);
     const id = inst.InstanceId;
-    waitFor('instance_running', id);
-    const out = await consoleHas(id, 'user data finished');
+    await api.waitFor('running', id);
+    await api.consoleHas(id, 'user data finished');
+    const out = api.consoleOf(id); // through GetConsoleOutput
     const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(out)?.[1];
     assert.equal(field('ud-whoami'), 'root');
     const own = inst.PrivateDnsName.split('.')[0]!;
@@ -156,35 +88,36 @@ describe('ns instances through the API', { skip, timeout: 120_000 }, () => {
     assert.equal(count(out, 'ud-whoami='), 1);
 
     aws(['ec2', 'stop-instances', '--instance-ids', id]);
-    waitFor('instance_stopped', id);
-    assert.equal(initPid(id), undefined, 'nothing runs while it is stopped');
+    await api.waitFor('stopped', id);
+    assert.equal(api.initPid(id), undefined, 'nothing runs while it is stopped');
     aws(['ec2', 'start-instances', '--instance-ids', id]);
-    waitFor('instance_running', id);
-    const again = await consoleHas(id, 'boot-hook: written-by-user-data-');
+    await api.waitFor('running', id);
+    await api.consoleHas(id, 'boot-hook: written-by-user-data-');
+    const again = api.consoleOf(id);
     assert.equal(count(again, 'ud-whoami='), 1, `user data ran once only:\n${again}`);
     assert.equal(count(again, 'running user data'), 1);
     assert.equal(count(again, 'booting '), 2, 'the console shows both boots');
 
     aws(['ec2', 'terminate-instances', '--instance-ids', id]);
-    waitFor('instance_terminated', id);
-    assert.deepEqual(traces(id), []);
+    await api.waitFor('terminated', id);
+    assert.deepEqual(api.traces(id), []);
   });
 
   it('survives a kill -9 of the server: the restarted server adopts the running instance', async () => {
     const { InstanceId: id } = runMinimal();
-    waitFor('instance_running', id);
-    await consoleHas(id, 'boot finished');
-    const pid = initPid(id);
+    await api.waitFor('running', id);
+    await api.consoleHas(id, 'boot finished');
+    const pid = api.initPid(id);
     assert.ok(pid, 'crun runs it');
-    await nimbus.kill9();
-    assert.equal(initPid(id), pid, 'the instance outlives the server');
-    await nimbus.start();
+    await api.nimbus.kill9();
+    assert.equal(api.initPid(id), pid, 'the instance outlives the server');
+    await api.startServer();
     await sleep(500); // the restarted reconciler's first (full) pass
     const desc = aws(['ec2', 'describe-instances', '--instance-ids', id]);
     assert.equal(desc.Reservations[0].Instances[0].State.Name, 'running');
-    assert.equal(initPid(id), pid, 'adopted, not rebooted');
+    assert.equal(api.initPid(id), pid, 'adopted, not rebooted');
     aws(['ec2', 'terminate-instances', '--instance-ids', id]);
-    waitFor('instance_terminated', id);
-    assert.deepEqual(traces(id), []);
+    await api.waitFor('terminated', id);
+    assert.deepEqual(api.traces(id), []);
   });
 });

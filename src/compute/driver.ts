@@ -33,6 +33,11 @@ export interface ComputeDriver {
   inspect(instanceId: string): Promise<ActualState>;
   /** Instance ids the driver has anything for, so the reconciler can find orphans. */
   list(): Promise<string[]>;
+  /**
+   * Drivers that notice by themselves when an instance changes (it powered off inside) report its
+   * id here, so the reconciler looks at it without waiting for its next full pass.
+   */
+  onChange?(listener: (instanceId: string) => void): void;
   /** The console output so far (may be empty). */
   consoleOutput(instanceId: string): Promise<string>;
   close(): Promise<void>;

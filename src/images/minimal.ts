@@ -142,7 +142,9 @@ export async function buildMinimalImage(dataDir: string, opts: MinimalBuildOptio
     description: 'Nimbus minimal Linux: busybox, dropbear SSH, a shell init that runs user data on first boot',
     architecture: process.arch === 'arm64' ? 'arm64' : 'x86_64',
     init: ['/sbin/init'],
-    stopSignal: 'SIGTERM',
+    // What busybox's poweroff and reboot send to PID 1 (see init-script.ts).
+    stopSignal: 'SIGUSR2',
+    rebootSignal: 'SIGTERM',
     packages: await populateMinimalRootfs(rootfs, opts),
   }));
 }

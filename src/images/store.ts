@@ -12,8 +12,10 @@ export interface ImageManifest {
   architecture: 'x86_64' | 'arm64';
   /** What runs as PID 1 (absolute path inside the rootfs, then its arguments). */
   init: string[];
-  /** The signal that asks the image's init to shut down (EC2 stop). */
+  /** The signal that asks the image's init to power off (EC2 stop). */
   stopSignal: string;
+  /** The signal that asks it to reboot (EC2 reboot); default: stopSignal, then the driver boots it again. */
+  rebootSignal?: string;
   createdAt: string;
   /** Packages (name → version) whose files the image holds. */
   packages: Record<string, string>;

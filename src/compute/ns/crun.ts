@@ -34,6 +34,8 @@ export interface RunOptions {
   consoleLog: string;
   /** crun's own error messages. */
   crunLog: string;
+  /** Where crun writes the host pid of the container's init. */
+  pidFile: string;
 }
 
 const WRAPPER = [
@@ -72,7 +74,7 @@ export class Crun {
     const consoleFd = openSync(opts.consoleLog, 'a');
     try {
       const args = ['-m', '--propagation', 'private', 'sh', '-c', WRAPPER, 'nimbus-run',
-        this.binary, ...this.base(), '--log', `file:${opts.crunLog}`, 'run', '--detach', '--bundle', opts.bundle, opts.id];
+        this.binary, ...this.base(), '--log', `file:${opts.crunLog}`, 'run', '--detach', '--pid-file', opts.pidFile, '--bundle', opts.bundle, opts.id];
       const code = await new Promise<number>((resolve, reject) => {
         const child = spawn('unshare', args, {
           stdio: ['ignore', consoleFd, consoleFd],

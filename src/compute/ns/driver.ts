@@ -6,10 +6,16 @@
  * outlive the server: after a restart `list()` and `inspect()` find them as they are. Steps are
  * idempotent and quick: `stop()` sends the image's stop signal and returns; a watcher in the
  * server sends SIGKILL after the timeout and deletes the container once it has exited, and
- * `inspect()` says `stopping` meanwhile. A container that exited by itself (poweroff inside) is
- * deleted by the next `inspect()`, which then says `stopped`.
+ * `inspect()` says `stopping` meanwhile.
+ *
+ * The driver keeps the host pid of every running instance's init and looks at them every
+ * `exitPollMs` (a read of /proc/<pid>/stat each, no process spawned), so `inspect()` of a running
+ * instance is cheap and an instance whose init exited by itself is noticed at once: its container
+ * is deleted, and what init said as it went (init-script.ts) decides what follows — `reboot`
+ * boots it again in place, anything else leaves it stopped and tells the `onChange` listeners, so
+ * the control plane can stop or terminate it as InstanceInitiatedShutdownBehavior says.
  */
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync, fstatSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync, fstatSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ImageStore } from '../../images/store.js';
@@ -18,8 +24,8 @@ import { cgroupDirs, detectCgroups, type CgroupInfo } from './cgroups.js';
 import { Crun, crunVersion, type CrunState } from './crun.js';
 import { ociSpec } from './spec.js';
 import {
-  instanceFiles, mountsUnder, overlayOptions, prepareInstanceDirs, readRecord, removeInstanceDir, validInstanceId, writeRecord,
-  type InstanceFiles,
+  instanceFiles, mountsUnder, overlayOptions, prepareInstanceDirs, readRecord, removeInstanceDir, takeShutdownIntent, validInstanceId,
+  writeRecord, type InstanceFiles,
 } from './volume.js';
 
 export const CONTAINER_PREFIX = 'nimbus-';
@@ -37,6 +43,8 @@ export interface NsDriverOptions {
   /** How much of the console log consoleOutput returns (its end; EC2 returns the last 64 KiB). */
   consoleMaxBytes?: number;
   crunBinary?: string;
+  /** How often the inits of running instances are checked for having exited by themselves. */
+  exitPollMs?: number;
   /** Detected when not given. */
   cgroups?: CgroupInfo;
 }
@@ -48,6 +56,26 @@ interface StopWatch {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A running instance's init as the host sees it: its pid and start time (so a reused pid is not mistaken for it). */
+interface InitProcess {
+  pid: number;
+  startTime: string;
+}
+
+/** The start time of a live (not zombie) process, from /proc/<pid>/stat; undefined if there is none. */
+function processStartTime(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command (which may hold spaces and parentheses): state is the 3rd field, starttime the 22nd.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return fields[19];
+}
 
 export function containerId(instanceId: string): string {
   return `${CONTAINER_PREFIX}${instanceId}`;
@@ -82,6 +110,10 @@ export class NsDriver implements ComputeDriver {
   private readonly stopping = new Map<string, StopWatch>();
   private readonly starting = new Set<string>();
   private readonly destroying = new Set<string>();
+  private readonly inits = new Map<string, InitProcess>();
+  private readonly listeners: ((instanceId: string) => void)[] = [];
+  private readonly exitPollMs: number;
+  private exitTimer?: NodeJS.Timeout;
   private closed = false;
 
   constructor(opts: NsDriverOptions) {
@@ -94,6 +126,71 @@ export class NsDriver implements ComputeDriver {
     this.images = new ImageStore(opts.dataDir);
     this.resolveImageName = opts.resolveImage ?? ((id) => this.images.resolve(id)?.name);
     this.crun = new Crun(join(opts.dataDir, 'crun'), this.cgroups, opts.crunBinary);
+    this.exitPollMs = opts.exitPollMs ?? 200;
+  }
+
+  /** Tells `listener` about every instance that stopped by itself (poweroff or halt inside, or its init died). */
+  onChange(listener: (instanceId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private track(id: string, pid: number): void {
+    const startTime = processStartTime(pid);
+    if (startTime === undefined) return;
+    this.inits.set(id, { pid, startTime });
+    if (!this.exitTimer && !this.closed) {
+      this.exitTimer = setInterval(() => this.checkExits(), this.exitPollMs);
+      this.exitTimer.unref();
+    }
+  }
+
+  /** Whether the init the driver saw start for this instance still runs. */
+  private initAlive(id: string): boolean {
+    const init = this.inits.get(id);
+    return init !== undefined && processStartTime(init.pid) === init.startTime;
+  }
+
+  private checkExits(): void {
+    for (const id of [...this.inits.keys()]) {
+      if (this.initAlive(id)) continue;
+      this.inits.delete(id);
+      // Exits the driver brought about itself are handled where it did so.
+      if (this.stopping.has(id) || this.starting.has(id) || this.destroying.has(id)) continue;
+      this.settleExit(id)
+        .then((state) => {
+          if (state !== 'running') for (const l of this.listeners) l(id);
+        })
+        .catch((err: unknown) => console.error(`nimbus: ns driver: ${id} exited:`, err));
+    }
+    if (this.inits.size === 0 && this.exitTimer) {
+      clearInterval(this.exitTimer);
+      this.exitTimer = undefined;
+    }
+  }
+
+  /**
+   * An instance whose init is not running (it exited, or a crash left its container half-made):
+   * the container goes, and if init asked for a reboot the instance boots again in place.
+   */
+  private settleExit(id: string): Promise<ActualState> {
+    return this.withLock(id, async () => {
+      if (this.destroying.has(id)) return 'destroying';
+      if (this.stopping.has(id)) return 'stopping';
+      const st = await this.state(id);
+      if (st && (st.status === 'running' || st.status === 'paused')) {
+        this.track(id, st.pid);
+        return 'running';
+      }
+      if (st) await this.crun.delete(containerId(id), true);
+      const f = this.files(id);
+      if (!existsSync(f.dir)) return 'absent';
+      const rec = readRecord(f);
+      if (takeShutdownIntent(f) === 'reboot' && rec && existsSync(f.config)) {
+        await this.boot(id, f, rec.image);
+        return 'running';
+      }
+      return 'stopped';
+    });
   }
 
   /** The cgroup of an instance, relative to the hierarchy roots. */
@@ -127,8 +224,12 @@ export class NsDriver implements ComputeDriver {
     await this.stopping.get(id)?.done;
     await this.withLock(id, async () => {
       const cid = containerId(id);
-      const st = await this.crun.state(cid);
-      if (st && (st.status === 'running' || st.status === 'paused')) return;
+      // crun keeps a state directory per container: without one there is nothing to ask it about.
+      const st = existsSync(join(this.crun.root, cid)) ? await this.crun.state(cid) : undefined;
+      if (st && (st.status === 'running' || st.status === 'paused')) {
+        this.track(id, st.pid);
+        return;
+      }
       if (st) await this.crun.delete(cid, true);
 
       const imageName = this.resolveImageName(spec.imageId);
@@ -159,7 +260,9 @@ export class NsDriver implements ComputeDriver {
         annotations: { 'org.nimbus.instance-id': id, 'org.nimbus.image': manifest.name, 'org.nimbus.instance-type': spec.instanceType },
       }, this.cgroups);
       writeFileSync(f.config, `${JSON.stringify(config, null, 2)}\n`);
-      writeRecord(f, { instanceId: id, image: manifest.name, stopSignal: manifest.stopSignal, lastStartedAt: new Date().toISOString() });
+      writeRecord(f, {
+        instanceId: id, image: manifest.name, stopSignal: manifest.stopSignal, rebootSignal: manifest.rebootSignal, lastStartedAt: new Date().toISOString(),
+      });
       await this.boot(id, f, manifest.name);
     });
   }
@@ -168,6 +271,8 @@ export class NsDriver implements ComputeDriver {
   private async boot(id: string, f: InstanceFiles, image: string): Promise<void> {
     this.starting.add(id);
     try {
+      rmSync(f.shutdownIntent, { force: true });
+      rmSync(f.pidFile, { force: true });
       await this.crun.run({
         id: containerId(id),
         bundle: f.bundle,
@@ -175,7 +280,10 @@ export class NsDriver implements ComputeDriver {
         overlayOptions: overlayOptions(this.images.rootfs(image), f),
         consoleLog: f.consoleLog,
         crunLog: f.crunLog,
+        pidFile: f.pidFile,
       });
+      const pid = Number(readFileSync(f.pidFile, 'utf8').trim());
+      if (pid > 0) this.track(id, pid);
     } catch (err) {
       await this.crun.delete(containerId(id), true).catch(() => {});
       throw err;
@@ -203,8 +311,9 @@ export class NsDriver implements ComputeDriver {
         return;
       }
       const signal = opts.force ? 'SIGKILL' : readRecord(this.files(id))?.stopSignal ?? 'SIGTERM';
-      await this.crun.kill(cid, signal);
+      this.inits.delete(id);
       this.watchStop(id, opts.force ? 0 : this.stopTimeoutMs);
+      await this.crun.kill(cid, signal);
     });
     if (opts.force) await this.stopping.get(id)?.done;
   }
@@ -243,8 +352,8 @@ export class NsDriver implements ComputeDriver {
     this.stopping.set(id, watch);
   }
 
-  /** Stops the container now (graceful up to `timeoutMs`, then SIGKILL) and waits until it is deleted. */
-  private async stopNow(id: string, timeoutMs: number): Promise<void> {
+  /** Stops the container now (`signal`, then SIGKILL after `timeoutMs`) and waits until it is deleted. */
+  private async stopNow(id: string, timeoutMs: number, signal?: string): Promise<void> {
     const existing = this.stopping.get(id);
     if (existing) {
       if (timeoutMs === 0) existing.escalate();
@@ -254,10 +363,12 @@ export class NsDriver implements ComputeDriver {
     const cid = containerId(id);
     const st = await this.crun.state(cid);
     if (!st) return;
+    this.inits.delete(id);
     if (st.status === 'running' || st.status === 'paused') {
-      await this.crun.kill(cid, timeoutMs === 0 ? 'SIGKILL' : readRecord(this.files(id))?.stopSignal ?? 'SIGTERM');
       this.watchStop(id, timeoutMs);
-      await this.stopping.get(id)?.done;
+      const done = this.stopping.get(id)?.done;
+      await this.crun.kill(cid, timeoutMs === 0 ? 'SIGKILL' : signal ?? readRecord(this.files(id))?.stopSignal ?? 'SIGTERM');
+      await done;
     } else {
       await this.crun.delete(cid, true);
     }
@@ -272,7 +383,7 @@ export class NsDriver implements ComputeDriver {
       if (!rec) throw new Error(`instance ${id} has no record: cannot reboot it`);
       this.starting.add(id);
       try {
-        await this.stopNow(id, this.stopTimeoutMs);
+        await this.stopNow(id, this.stopTimeoutMs, rec.rebootSignal ?? rec.stopSignal);
         await this.boot(id, this.files(id), rec.image);
       } finally {
         this.starting.delete(id);
@@ -283,6 +394,7 @@ export class NsDriver implements ComputeDriver {
   async destroy(id: string): Promise<void> {
     if (!validInstanceId(id)) return;
     this.destroying.add(id);
+    this.inits.delete(id);
     try {
       this.stopping.get(id)?.escalate();
       await this.withLock(id, async () => {
@@ -308,26 +420,10 @@ export class NsDriver implements ComputeDriver {
     if (this.destroying.has(id)) return 'destroying';
     if (this.starting.has(id)) return 'starting';
     if (this.stopping.has(id)) return 'stopping';
-    const st = await this.state(id);
-    const onDisk = existsSync(this.files(id).dir);
-    if (!st) return onDisk ? 'stopped' : 'absent';
-    switch (st.status) {
-      case 'running':
-      case 'paused':
-        return 'running';
-      case 'creating':
-      case 'created':
-      case 'stopped':
-        // Exited by itself (poweroff inside), or left half-made by a crash: clear it away.
-        await this.withLock(id, async () => {
-          if (this.starting.has(id)) return;
-          const again = await this.state(id);
-          if (again && again.status !== 'running' && again.status !== 'paused') await this.crun.delete(containerId(id), true);
-        });
-        if (this.starting.has(id)) return 'starting';
-        return (await this.state(id))?.status === 'running' ? 'running' : 'stopped';
-    }
-    return 'running';
+    if (this.initAlive(id)) return 'running';
+    if (!existsSync(this.files(id).dir) && !existsSync(join(this.crun.root, containerId(id)))) return 'absent';
+    // Not seen running by this driver (after a restart), exited by itself, or left half-made by a crash.
+    return this.settleExit(id);
   }
 
   async list(): Promise<string[]> {
@@ -370,6 +466,8 @@ export class NsDriver implements ComputeDriver {
   /** Leaves every instance running (they outlive the server); stops the background watchers. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.exitTimer) clearInterval(this.exitTimer);
+    this.exitTimer = undefined;
     await Promise.all([...this.stopping.values()].map((w) => w.done));
   }
 }

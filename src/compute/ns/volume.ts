@@ -7,11 +7,15 @@
  *   console.log                 the instance's console (stdout and stderr of its init)
  *   crun.log                    crun's own messages
  *   instance.json               what the driver needs to reboot or stop it after a restart
+ *   init.pid                    the host pid of the instance's init (written by crun)
+ *
+ * The instance's init leaves /var/lib/nimbus/shutdown-intent (`reboot` or `poweroff`) on the root
+ * volume when it exits, read from the upper dir here.
  *
  * The overlay (lower: the image's rootfs) is mounted by the crun wrapper inside the instance's
  * own mount namespace only, never on the host.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface InstanceFiles {
@@ -25,6 +29,9 @@ export interface InstanceFiles {
   consoleLog: string;
   crunLog: string;
   record: string;
+  pidFile: string;
+  /** What the instance's init asked for when it last exited (in the root volume's upper dir). */
+  shutdownIntent: string;
 }
 
 /** What instance.json keeps. */
@@ -32,6 +39,7 @@ export interface InstanceRecordFile {
   instanceId: string;
   image: string;
   stopSignal: string;
+  rebootSignal?: string;
   lastStartedAt?: string;
 }
 
@@ -56,12 +64,18 @@ export function instanceFiles(dataDir: string, instanceId: string): InstanceFile
     consoleLog: join(dir, 'console.log'),
     crunLog: join(dir, 'crun.log'),
     record: join(dir, 'instance.json'),
+    pidFile: join(dir, 'init.pid'),
+    shutdownIntent: join(dir, 'volume', 'upper', 'var', 'lib', 'nimbus', 'shutdown-intent'),
   };
 }
 
 /** Creates whatever of the layout is missing (the root volume is created empty on first start). */
 export function prepareInstanceDirs(f: InstanceFiles): void {
-  for (const d of [f.upper, f.work, f.rootfs, f.meta]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  for (const d of [f.work, f.rootfs, f.meta]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  // overlayfs gives the instance's / the upper dir's mode: it must be 0755 for non-root users
+  // inside; the instance directory above it stays 0700, so the host is still closed.
+  mkdirSync(f.upper, { recursive: true, mode: 0o700 });
+  chmodSync(f.upper, 0o755);
 }
 
 /** overlayfs options; the characters overlayfs would misread in a path are refused. */
@@ -82,6 +96,20 @@ export function readRecord(f: InstanceFiles): InstanceRecordFile | undefined {
 
 export function writeRecord(f: InstanceFiles, rec: InstanceRecordFile): void {
   writeFileSync(f.record, `${JSON.stringify(rec, null, 2)}\n`);
+}
+
+export type ShutdownIntent = 'reboot' | 'poweroff';
+
+/** Reads and removes what the instance's init asked for as it exited (undefined: it did not say, e.g. it was killed). */
+export function takeShutdownIntent(f: InstanceFiles): ShutdownIntent | undefined {
+  let text: string;
+  try {
+    text = readFileSync(f.shutdownIntent, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  rmSync(f.shutdownIntent, { force: true });
+  return text === 'reboot' || text === 'poweroff' ? text : undefined;
 }
 
 /** Whether anything of the instance is on disk. */

@@ -6,7 +6,8 @@
  * Operations leave a work item for every instance they put in transition, so a pass after a kick
  * reads only those. A slower full pass (also at start) looks at every instance: after a restart
  * the sim driver has nothing, and running instances are simply started again; instances the
- * driver has but the store does not are destroyed.
+ * driver has but the store does not are destroyed. A driver that notices a change by itself (an
+ * instance powered off inside) asks for a full pass at once through `onChange`.
  */
 import type { ControlPlane } from '../services/context.js';
 import {
@@ -14,6 +15,7 @@ import {
 } from '../services/ec2/instances/record.js';
 import { completeStart, completeStop, completeTerminate, forgetInstance } from '../services/ec2/instances/transitions.js';
 import type { Scope, Store } from '../store/store.js';
+import { mapBounded } from '../util/bounded.js';
 import type { Timer } from '../util/clock.js';
 import type { ActualState, ComputeDriver, InstanceSpec } from './driver.js';
 
@@ -30,6 +32,9 @@ interface TimedDriver extends ComputeDriver {
 }
 
 const isTimed = (d: ComputeDriver): d is TimedDriver => typeof (d as Partial<TimedDriver>).nextTransitionAt === 'function';
+
+/** How many instances one pass inspects at once. */
+const INSPECT_CONCURRENCY = 32;
 
 type DriverStep = 'start' | 'stop' | 'force-stop' | 'destroy' | 'reboot';
 
@@ -59,6 +64,20 @@ export class InstanceReconciler {
   private lastFullPass = -Infinity;
   private readonly fullPassMs: number;
   private readonly pollMs: number;
+  /**
+   * Instances with a driver step under way. A pass does not wait for steps (a boot or a graceful
+   * stop takes a while, and instances launched meanwhile would queue behind it): it starts them
+   * and leaves the instance alone until the step is done, which kicks a new pass.
+   */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /**
+   * Terminated instances waiting out their retention, by workKey, with when they are due: a pass
+   * after a kick skips them until then instead of reading every one of them again (a fleet that
+   * churns holds many). Full passes still look at them.
+   */
+  private readonly parked = new Map<string, number>();
+  /** The earliest due time among the parked instances that the last pass skipped. */
+  private parkedNext?: number;
 
   constructor(
     private readonly plane: Omit<ControlPlane, 'kick'>,
@@ -66,6 +85,11 @@ export class InstanceReconciler {
   ) {
     this.fullPassMs = opts.fullPassMs ?? 60_000;
     this.pollMs = opts.pollMs ?? 1_000;
+    // An instance that changed by itself (poweroff inside) is looked at at once, by a full pass.
+    plane.driver.onChange?.(() => {
+      this.lastFullPass = -Infinity;
+      this.kick();
+    });
   }
 
   private get driver(): ComputeDriver {
@@ -93,6 +117,7 @@ export class InstanceReconciler {
     this.timer?.cancel();
     this.timer = undefined;
     await this.passing;
+    await Promise.all(this.inFlight.values());
   }
 
   private wakeAt(at: number): void {
@@ -137,17 +162,19 @@ export class InstanceReconciler {
   private async pass(): Promise<number | undefined> {
     const full = this.now() - this.lastFullPass >= this.fullPassMs;
     if (full) this.lastFullPass = this.now();
-    const items = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()));
+    // The reconciler's writes can be derived again from the driver after a loss: no fsync for them.
+    const relaxed = { relaxed: true };
+    const items = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()), relaxed);
 
-    let next = this.lastFullPass + this.fullPassMs;
+    let next = Math.min(this.lastFullPass + this.fullPassMs, full ? Infinity : (this.parkedNext ?? Infinity));
     let polling = false;
-    const decided: { item: Item; decision: Decision }[] = [];
-    for (const item of items) {
+    const decided = await mapBounded(items, INSPECT_CONCURRENCY, async (item) => {
+      if (this.inFlight.has(item.rec.InstanceId)) return { item, decision: wait };
       const actual = await this.driver.inspect(item.rec.InstanceId);
       const decision = decide(item.rec, actual, this.now(), this.plane.config.terminatedRetentionMs);
-      if (decision.step) await this.act(decision.step, item);
-      decided.push({ item, decision });
-    }
+      if (decision.step) this.launch(decision.step, item);
+      return { item, decision };
+    });
     await this.plane.store.transaction(async () => {
       for (const { item, decision } of decided) {
         let { waiting, dueAt } = decision;
@@ -155,8 +182,9 @@ export class InstanceReconciler {
         else if (!waiting && item.hasWork) await this.plane.store.remove(WORK_KIND, item.scope, item.rec.InstanceId);
         if (dueAt !== undefined) next = Math.min(next, dueAt);
         else if (waiting) polling = true;
+        this.park(item, decision);
       }
-    });
+    }, relaxed);
     if (full) await this.destroyOrphans(items);
 
     const due = isTimed(this.driver) ? this.driver.nextTransitionAt() : undefined;
@@ -184,6 +212,14 @@ export class InstanceReconciler {
     return { waiting: more, dueAt };
   }
 
+  private launch(step: DriverStep, item: Item): void {
+    const id = item.rec.InstanceId;
+    this.inFlight.set(id, this.act(step, item).finally(() => {
+      this.inFlight.delete(id);
+      this.kick();
+    }));
+  }
+
   private async act(step: DriverStep, item: Item): Promise<void> {
     const id = item.rec.InstanceId;
     try {
@@ -200,11 +236,26 @@ export class InstanceReconciler {
     }
   }
 
+  /** Parks an instance that has nothing to do but wait for its retention deadline; unparks others. */
+  private park(item: Item, decision: Decision): void {
+    const key = workKey(item.scope, item.rec.InstanceId);
+    if (item.rec.state === 'terminated' && !decision.step && !decision.advance && decision.dueAt !== undefined) {
+      this.parked.set(key, decision.dueAt);
+    } else this.parked.delete(key);
+  }
+
   private async workItems(): Promise<Item[]> {
     const { store } = this.plane;
     const work = await store.listAll<WorkItem>(WORK_KIND);
     const items: Item[] = [];
+    const now = this.now();
+    this.parkedNext = undefined;
     for (const w of work) {
+      const due = this.parked.get(workKey(w.scope, w.doc.InstanceId));
+      if (due !== undefined && due > now) {
+        this.parkedNext = Math.min(this.parkedNext ?? Infinity, due);
+        continue;
+      }
       const rec = await store.get<InstanceRecord>(INSTANCE_KIND, w.scope, w.doc.InstanceId);
       if (rec) items.push({ scope: w.scope, rec, hasWork: true });
       else await store.remove(WORK_KIND, w.scope, w.doc.InstanceId);
@@ -214,9 +265,10 @@ export class InstanceReconciler {
 
   private async allItems(): Promise<Item[]> {
     const { store } = this.plane;
-    const work = new Set((await store.listAll<WorkItem>(WORK_KIND)).map((w) => `${w.scope.account}/${w.scope.region}/${w.doc.InstanceId}`));
+    const work = new Set((await store.listAll<WorkItem>(WORK_KIND)).map((w) => workKey(w.scope, w.doc.InstanceId)));
+    this.parked.clear(); // re-parked from this pass's decisions
     return (await store.listAll<InstanceRecord>(INSTANCE_KIND)).map(({ scope, doc }) => ({
-      scope, rec: doc, hasWork: work.has(`${scope.account}/${scope.region}/${doc.InstanceId}`),
+      scope, rec: doc, hasWork: work.has(workKey(scope, doc.InstanceId)),
     }));
   }
 
@@ -228,6 +280,8 @@ export class InstanceReconciler {
     }
   }
 }
+
+const workKey = (scope: Scope, instanceId: string) => `${scope.account}/${scope.region}/${instanceId}`;
 
 function specOf(scope: Scope, rec: InstanceRecord): InstanceSpec {
   return {

@@ -4,8 +4,7 @@
  * the headers the client says it signed, then compared in constant time.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { Hash } from '@smithy/hash-node';
-import { createScope, getCanonicalHeaders, getCanonicalQuery, getSigningKey } from '@smithy/signature-v4';
+import { createScope, getCanonicalHeaders, getCanonicalQuery } from '@smithy/signature-v4';
 import { ApiError } from './errors.js';
 import type { WireRequest } from './types.js';
 
@@ -134,6 +133,21 @@ const PRESIGN_PARAMS = /^X-Amz-Signature$/;
  * key derivation with its cache); the request itself is never cloned, so the cost stays linear in
  * its size whatever a client sends.
  */
+/** Derived signing keys: four HMACs that are the same for a credential all day, so kept. */
+const signingKeys = new Map<string, Buffer>();
+
+function signingKey(secretAccessKey: string, shortDate: string, region: string, service: string): Buffer {
+  const cacheKey = `${shortDate}/${region}/${service}/${secretAccessKey}`;
+  let key = signingKeys.get(cacheKey);
+  if (!key) {
+    const hmac = (k: string | Buffer, data: string) => createHmac('sha256', k).update(data).digest();
+    key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, shortDate), region), service), 'aws4_request');
+    if (signingKeys.size >= 1000) signingKeys.clear();
+    signingKeys.set(cacheKey, key);
+  }
+  return key;
+}
+
 export async function signatureMatches(req: WireRequest, id: SignedIdentity, secretAccessKey: string): Promise<boolean> {
   const signed = new Set(id.signedHeaders);
   if (!id.presigned && !signed.has('x-amz-date')) return false;
@@ -174,8 +188,7 @@ export async function signatureMatches(req: WireRequest, id: SignedIdentity, sec
   const shortDate = longDate.slice(0, 8);
   const scope = createScope(shortDate, id.region, id.service);
   const stringToSign = ['AWS4-HMAC-SHA256', longDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
-  const sha256 = Hash.bind(null, 'sha256');
-  const key = await getSigningKey(sha256, { accessKeyId: id.accessKeyId, secretAccessKey, sessionToken: id.sessionToken }, shortDate, id.region, id.service);
+  const key = signingKey(secretAccessKey, shortDate, id.region, id.service);
   const computed = createHmac('sha256', key).update(stringToSign).digest('hex');
   return timingSafeEqual(Buffer.from(computed), Buffer.from(id.signature));
 }

@@ -9,14 +9,53 @@ const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&
 // Characters that XML 1.0 cannot carry at all are dropped rather than breaking the document.
 // eslint-disable-next-line no-control-regex
 const XML_INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPING = /[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
 export function escapeXml(s: string): string {
+  // Most values (ids, states, addresses) need nothing: one test instead of two replaces.
+  if (!NEEDS_ESCAPING.test(s)) return s;
   return s.replace(XML_INVALID, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c]!);
 }
 
 export type XmlFlavour = 'ec2' | 'query';
 
+/**
+ * Where a response is written: pieces are collected by reference and joined in chunks. Building the
+ * document by `+` instead would make a rope of millions of short-lived nodes for a large answer,
+ * all alive until the end and so promoted to the old generation: hundreds of MB for 5,000 instances.
+ */
+class XmlSink {
+  private pieces: string[] = [];
+  private readonly chunks: string[] = [];
+
+  push(piece: string): void {
+    this.pieces.push(piece);
+  }
+
+  /** Joins what was written so far into one flat chunk once it is many pieces. */
+  settle(): void {
+    if (this.pieces.length < 8192) return;
+    this.chunks.push(this.pieces.join(''));
+    this.pieces = [];
+  }
+
+  text(): string {
+    return this.chunks.join('') + this.pieces.join('');
+  }
+}
+
+/** Writes one value of a shape as XML content (without the element around it). */
+type Writer = (value: unknown, out: XmlSink) => void;
+
+/**
+ * Serializes by walking the model once per shape: each shape gets a writer, and a structure's
+ * writer is straight-line code generated from its members (element names, list wrappers and scalar
+ * formats inlined), so a large answer costs no per-member lookups or model walks at all.
+ */
 export class XmlOutputSerializer {
+  private readonly writers = new WeakMap<Shape, Writer>();
+
   constructor(
     private readonly model: ServiceModel,
     private readonly flavour: XmlFlavour,
@@ -25,55 +64,80 @@ export class XmlOutputSerializer {
   /** Writes the members of `value` (not wrapped) into `out`. */
   members(shapeRef: MemberRef | undefined, value: Record<string, unknown> | undefined, out: string[]): void {
     if (!shapeRef || !value) return;
-    const shape = resolve(this.model, shapeRef);
-    this.structureBody(shape, value, out);
+    const sink = new XmlSink();
+    this.writer(resolve(this.model, shapeRef))(value, sink);
+    out.push(sink.text());
   }
 
-  private structureBody(shape: Shape, value: Record<string, unknown>, out: string[]): void {
-    for (const [name, ref] of Object.entries(shape.members ?? {})) {
-      const v = value[name];
-      if (v === undefined || v === null) continue;
-      const member = resolve(this.model, ref);
-      this.element(member.locationName ?? name, member, v, out);
-    }
+  private writer(shape: Shape): Writer {
+    const known = this.writers.get(shape);
+    if (known) return known;
+    // A recursive shape reaches itself while being compiled: it gets this stand-in meanwhile.
+    let compiled: Writer | undefined;
+    this.writers.set(shape, (v, out) => compiled!(v, out));
+    compiled = this.compile(shape);
+    this.writers.set(shape, compiled);
+    return compiled;
   }
 
-  private element(tag: string, shape: Shape, value: unknown, out: string[]): void {
+  private compile(shape: Shape): Writer {
     switch (shape.type) {
       case 'structure':
-        out.push(`<${tag}>`);
-        this.structureBody(shape, value as Record<string, unknown>, out);
-        out.push(`</${tag}>`);
-        return;
+        return this.compileStructure(shape);
       case 'list': {
-        const memberShape = resolve(this.model, shape.member!);
-        const itemTag = memberShape.locationName ?? (this.flavour === 'ec2' ? 'item' : 'member');
-        const items = value as unknown[];
-        if (shape.flattened) {
-          for (const item of items) this.element(itemTag, memberShape, item, out);
-          return;
-        }
-        out.push(`<${tag}>`);
-        for (const item of items) this.element(itemTag, memberShape, item, out);
-        out.push(`</${tag}>`);
-        return;
+        const item = resolve(this.model, shape.member!);
+        const tag = item.locationName ?? (this.flavour === 'ec2' ? 'item' : 'member');
+        const open = `<${tag}>`;
+        const close = `</${tag}>`;
+        const write = this.writer(item);
+        return (v, out) => {
+          for (const x of v as unknown[]) {
+            out.push(open);
+            write(x, out);
+            out.push(close);
+            out.settle();
+          }
+        };
       }
       case 'map': {
         const keyShape = resolve(this.model, shape.key!);
         const valueShape = resolve(this.model, shape.value!);
-        out.push(`<${tag}>`);
-        for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-          out.push('<entry>');
-          this.element(keyShape.locationName ?? 'key', keyShape, k, out);
-          this.element(valueShape.locationName ?? 'value', valueShape, v, out);
-          out.push('</entry>');
-        }
-        out.push(`</${tag}>`);
-        return;
+        const keyTag = keyShape.locationName ?? 'key';
+        const valueTag = valueShape.locationName ?? 'value';
+        const writeKey = this.writer(keyShape);
+        const writeValue = this.writer(valueShape);
+        return (v, out) => {
+          for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+            out.push(`<entry><${keyTag}>`);
+            writeKey(k, out);
+            out.push(`</${keyTag}><${valueTag}>`);
+            writeValue(x, out);
+            out.push(`</${valueTag}></entry>`);
+          }
+        };
       }
       default:
-        out.push(`<${tag}>`, escapeXml(scalarText(shape, value)), `</${tag}>`);
+        return (v, out) => out.push(escapeXml(scalarText(shape, v)));
     }
+  }
+
+  /** `function (v, o) { x = v["Member"]; if (x != null) { o.push('<member>'); w[0](x, o); o.push('</member>'); } … }` */
+  private compileStructure(shape: Shape): Writer {
+    const writers: Writer[] = [];
+    const lines: string[] = [];
+    for (const [name, ref] of Object.entries(shape.members ?? {})) {
+      const member = resolve(this.model, ref);
+      const tag = member.locationName ?? name;
+      const i = writers.push(this.writer(member)) - 1;
+      // A flattened list has no wrapper: its items stand directly in the structure.
+      const body = member.type === 'list' && member.flattened
+        ? `w[${i}](x, o);`
+        : `o.push(${JSON.stringify(`<${tag}>`)}); w[${i}](x, o); o.push(${JSON.stringify(`</${tag}>`)});`;
+      lines.push(`x = v[${JSON.stringify(name)}]; if (x !== undefined && x !== null) { ${body} }`);
+    }
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const make = new Function('w', `return function (v, o) { let x;\n${lines.join('\n')}\n};`) as (w: Writer[]) => Writer;
+    return make(writers);
   }
 }
 

@@ -48,15 +48,31 @@ export interface IdempotencyRecord {
   output: string;
 }
 
+export interface TransactionOptions {
+  relaxed?: boolean;
+}
+
 export interface Store {
-  /** Runs `fn` atomically: all its writes land, or none do. Transactions never interleave. */
-  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` atomically: all its writes land, or none do. Transactions never interleave. A
+   * transaction is durable when it returns (it survives power loss) unless `relaxed` is asked for:
+   * then it survives a crash of the process at once and power loss from the next durable commit on
+   * (SQLite's synchronous=NORMAL, PostgreSQL's synchronous_commit=off). Only state that can be
+   * derived again after a loss may be written relaxed (the reconciler's, which it re-reads from
+   * the driver).
+   */
+  transaction<T>(fn: () => Promise<T>, opts?: TransactionOptions): Promise<T>;
 
   get<T>(kind: string, scope: Scope, id: string): Promise<T | undefined>;
   getMany<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<T[]>;
   /** All resources of a kind in a scope, in id order. */
   list<T>(kind: string, scope: Scope): Promise<T[]>;
   count(kind: string, scope: Scope): Promise<number>;
+  /**
+   * How many resources of a kind have the top-level document field `field` equal to one of
+   * `values`. Fields the hot paths count by (`state`) are indexed, so this does not read documents.
+   */
+  countWhere(kind: string, scope: Scope, field: string, values: readonly string[]): Promise<number>;
   put<T>(kind: string, scope: Scope, id: string, doc: T): Promise<void>;
   remove(kind: string, scope: Scope, id: string): Promise<void>;
   /** Resources of a kind across every account and region, for reconcilers. */
@@ -78,6 +94,12 @@ export interface Store {
 
   getIdempotency(scope: Scope, operation: string, token: string): Promise<IdempotencyRecord | undefined>;
   putIdempotency(scope: Scope, operation: string, token: string, record: IdempotencyRecord): Promise<void>;
+
+  /**
+   * Writes a consistent snapshot of the whole store to `file` while others go on reading and
+   * writing (an online backup); `nimbus admin restore` brings it back.
+   */
+  backup(file: string): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -3,12 +3,12 @@ import type { DescribeInstancesRequest, DescribeInstancesResult, Instance, Reser
 import { invalidParameterCombination } from '../../../protocol/errors.js';
 import type { Tag } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
-import { applyFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
+import { applyFilters, checkFilterNames, type Filter, type FilterFields } from '../common/filters.js';
 import { paginate } from '../common/pagination.js';
 import { tagSets } from '../common/tagging.js';
-import { allInstances, loadInstances } from './lookup.js';
+import { allInstances, isVisible, loadInstances } from './lookup.js';
 import { presentInstance } from './present.js';
-import type { InstanceRecord } from './record.js';
+import { INSTANCE_KIND, type InstanceRecord } from './record.js';
 
 /** An instance as filters see it: the stored record and its presented form. */
 export interface InstanceView {
@@ -116,8 +116,15 @@ export const INSTANCE_FILTERS: FilterFields<InstanceView> = {
 };
 
 /** Records of the given ids (all visible ones when none are given), presented with their tags. */
-export async function instanceViews(ctx: RequestContext, ids: readonly string[] | undefined): Promise<InstanceView[]> {
-  const recs = ids?.length ? await loadInstances(ctx, ids) : await allInstances(ctx);
+export async function instanceViews(
+  ctx: RequestContext, ids: readonly string[] | undefined, filters?: readonly Filter[],
+): Promise<InstanceView[]> {
+  let recs: InstanceRecord[];
+  if (ids?.length) recs = await loadInstances(ctx, ids);
+  else {
+    const candidates = await indexedCandidates(ctx, filters);
+    recs = candidates ? await loadCandidates(ctx, candidates) : await allInstances(ctx);
+  }
   recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
   const tags = await tagSets(ctx, recs.map((r) => r.InstanceId));
   return recs.map((rec) => {
@@ -126,12 +133,45 @@ export async function instanceViews(ctx: RequestContext, ids: readonly string[] 
   });
 }
 
+const hasWildcard = (values: readonly string[]) => values.some((v) => /[*?\\]/.test(v));
+
+/**
+ * The ids that filters on indexed attributes (tag:Key, tag-key, instance-id) narrow the answer to,
+ * or undefined when none does: then every instance is a candidate. The filters still run on the
+ * candidates afterwards, so this only saves reading instances that cannot match.
+ */
+async function indexedCandidates(ctx: RequestContext, filters: readonly Filter[] | undefined): Promise<Set<string> | undefined> {
+  let ids: Set<string> | undefined;
+  for (const f of filters ?? []) {
+    const name = f.Name ?? '';
+    const values = f.Values ?? [];
+    if (values.length === 0 || hasWildcard(values)) continue;
+    let matching: string[];
+    if (name.startsWith('tag:')) {
+      const key = name.slice(4);
+      matching = (await Promise.all(values.map((v) => ctx.store.resourcesWithTag(ctx.scope, key, v)))).flat();
+    } else if (name === 'tag-key') {
+      matching = (await Promise.all(values.map((k) => ctx.store.resourcesWithTag(ctx.scope, k)))).flat();
+    } else if (name === 'instance-id') {
+      matching = values;
+    } else continue;
+    ids = ids ? new Set(matching.filter((id) => ids!.has(id))) : new Set(matching);
+  }
+  return ids;
+}
+
+async function loadCandidates(ctx: RequestContext, ids: ReadonlySet<string>): Promise<InstanceRecord[]> {
+  const instanceIds = [...ids].filter((id) => id.startsWith('i-'));
+  const recs = await ctx.store.getMany<InstanceRecord>(INSTANCE_KIND, ctx.scope, instanceIds);
+  return recs.filter((r) => isVisible(ctx, r));
+}
+
 export async function describeInstances(input: DescribeInstancesRequest, ctx: RequestContext): Promise<DescribeInstancesResult> {
   if (input.InstanceIds?.length && input.MaxResults !== undefined) {
     throw invalidParameterCombination('The parameter instancesSet cannot be used with the parameter maxResults');
   }
   checkFilterNames(input.Filters, INSTANCE_FILTERS as FilterFields<never>);
-  const views = applyFilters(await instanceViews(ctx, input.InstanceIds), input.Filters, INSTANCE_FILTERS, (v) => v.tags);
+  const views = applyFilters(await instanceViews(ctx, input.InstanceIds, input.Filters), input.Filters, INSTANCE_FILTERS, (v) => v.tags);
   const page = paginate(views, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (v) => v.rec.InstanceId });
   return { Reservations: groupByReservation(page.items), NextToken: page.nextToken };
 }

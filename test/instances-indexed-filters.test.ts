@@ -1,0 +1,62 @@
+/**
+ * DescribeInstances answers filters on tags and ids from the store's indexes (not by reading every
+ * instance): the answers must be exactly those of the filters' plain semantics, including when
+ * indexed and unindexed filters are combined, values are ORed, and wildcards force a full read.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startServer, type NimbusProcess } from './support/server.js';
+
+const AMI = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
+
+describe('DescribeInstances filters answered from indexes', () => {
+  let nimbus: NimbusProcess;
+  before(async () => {
+    nimbus = await startServer({ args: ['--sim-delay-ms', '20'] });
+  });
+  after(() => nimbus.dispose());
+
+  it('gives the same answers as the filters say, alone and combined', async () => {
+    const out = nimbus.boto3(`
+def launch(count, tags, itype="t3.micro"):
+    spec = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}] if tags else []
+    r = ec2.run_instances(ImageId="${AMI}", InstanceType=itype, MinCount=count, MaxCount=count, TagSpecifications=spec)
+    return sorted(i["InstanceId"] for i in r["Instances"])
+web = launch(3, {"role": "web", "team": "a"})
+db = launch(2, {"role": "db", "team": "b"}, "t3.small")
+bare = launch(2, {})
+gone = launch(1, {"role": "web", "team": "c"})
+ec2.terminate_instances(InstanceIds=gone)
+def ids(*filters):
+    return sorted(i["InstanceId"] for r in ec2.describe_instances(Filters=list(filters))["Reservations"] for i in r["Instances"])
+def f(name, *values):
+    return {"Name": name, "Values": list(values)}
+result = {
+    "web": web, "db": db, "bare": bare, "gone": gone,
+    "role-web": ids(f("tag:role", "web")),
+    "role-web-or-db": ids(f("tag:role", "web", "db")),
+    "role-and-team": ids(f("tag:role", "web"), f("tag:team", "a")),
+    "disjoint-tags": ids(f("tag:role", "web"), f("tag:team", "b")),
+    "tag-and-type": ids(f("tag:role", "web", "db"), f("instance-type", "t3.small")),
+    "tag-key": ids(f("tag-key", "team", "nothing")),
+    "by-id-filter": ids(f("instance-id", web[0], bare[1], "i-0123456789abcdef0")),
+    "id-and-tag": ids(f("instance-id", web[0], db[0]), f("tag:role", "db")),
+    "wildcard": ids(f("tag:role", "w*")),
+    "escaped": ids(f("tag:role", "w\\\\eb")),
+    "missing-tag": ids(f("tag:role", "nobody")),
+}
+`) as Record<string, string[]>;
+    const sorted = (...lists: string[][]) => lists.flat().sort();
+    assert.deepEqual(out['role-web'], sorted(out.web!, out.gone!), 'a terminated instance stays visible to filters');
+    assert.deepEqual(out['role-web-or-db'], sorted(out.web!, out.db!, out.gone!));
+    assert.deepEqual(out['role-and-team'], out.web);
+    assert.deepEqual(out['disjoint-tags'], []);
+    assert.deepEqual(out['tag-and-type'], out.db);
+    assert.deepEqual(out['tag-key'], sorted(out.web!, out.db!, out.gone!));
+    assert.deepEqual(out['by-id-filter'], sorted([out.web![0]!], [out.bare![1]!]), 'an unknown id in the filter matches nothing');
+    assert.deepEqual(out['id-and-tag'], [out.db![0]]);
+    assert.deepEqual(out.wildcard, sorted(out.web!, out.gone!));
+    assert.deepEqual(out.escaped, sorted(out.web!, out.gone!), 'an escaped character matches itself');
+    assert.deepEqual(out['missing-tag'], []);
+  });
+});

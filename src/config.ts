@@ -11,6 +11,19 @@ export interface Config {
   limits: {
     /** On-Demand instances running or pending per account and region. */
     instancesPerRegion: number;
+    /** VPCs per account and region, the default VPC included (VpcLimitExceeded). */
+    vpcsPerRegion: number;
+    subnetsPerVpc: number;
+    securityGroupsPerVpc: number;
+    /** Inbound, and separately outbound, rules per security group. */
+    rulesPerSecurityGroup: number;
+    securityGroupsPerInterface: number;
+    networkAclsPerVpc: number;
+    /** Inbound, and separately outbound, entries per network ACL (the default deny entries not counted). */
+    rulesPerNetworkAcl: number;
+    routeTablesPerVpc: number;
+    /** Routes per route table, the local routes not counted. */
+    routesPerRouteTable: number;
   };
   sim: {
     /** How long the sim driver takes for each transition, in ms. */
@@ -36,7 +49,18 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     driver: 'auto',
     maxBodyBytes: 1024 * 1024,
     requestTimeoutMs: 30_000,
-    limits: { instancesPerRegion: 20 },
+    limits: {
+      instancesPerRegion: 20,
+      vpcsPerRegion: 5,
+      subnetsPerVpc: 200,
+      securityGroupsPerVpc: 500,
+      rulesPerSecurityGroup: 50,
+      securityGroupsPerInterface: 5,
+      networkAclsPerVpc: 200,
+      rulesPerNetworkAcl: 20,
+      routeTablesPerVpc: 200,
+      routesPerRouteTable: 50,
+    },
     sim: { pendingMs: 2000, stoppingMs: 2000, shuttingDownMs: 2000 },
     ns: { cgroupParent: 'nimbus', stopTimeoutMs: 10_000 },
     terminatedRetentionMs: 60 * 60 * 1000,

@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  CreateDefaultVpcCommand,
+  DeleteInternetGatewayCommand,
+  DeleteSubnetCommand,
+  DeleteVpcCommand,
   DescribeAccountAttributesCommand,
   DescribeAvailabilityZonesCommand,
   DescribeInstanceTypeOfferingsCommand,
   DescribeInstanceTypesCommand,
+  DescribeInternetGatewaysCommand,
   DescribeRegionsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  DetachInternetGatewayCommand,
   type AvailabilityZone,
   type InstanceTypeInfo,
 } from '@aws-sdk/client-ec2';
@@ -325,6 +333,31 @@ result = [len(offers), len([t for p in types for t in p["InstanceTypes"]]), sort
 out = ec2.describe_account_attributes(AttributeNames=["supported-platforms", "max-instances"])
 result = [a["AttributeName"] for a in out["AccountAttributes"]]`) as string[];
       assert.deepEqual(both.sort(), ['max-instances', 'supported-platforms']);
+    });
+
+    it('names the stored default VPC: none once it is deleted, the new one after CreateDefaultVpc', async () => {
+      const ec2 = nimbus.ec2({ region: 'eu-west-1' });
+      const defaultVpcAttribute = async () =>
+        (await ec2.send(new DescribeAccountAttributesCommand({ AttributeNames: ['default-vpc'] }))).AccountAttributes![0]!.AttributeValues!
+          .map((v) => v.AttributeValue);
+      const [vpc] = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs!;
+      assert.deepEqual(await defaultVpcAttribute(), [vpc!.VpcId]);
+
+      const inVpc = [{ Name: 'vpc-id', Values: [vpc!.VpcId!] }];
+      for (const s of (await ec2.send(new DescribeSubnetsCommand({ Filters: inVpc }))).Subnets!) {
+        await ec2.send(new DeleteSubnetCommand({ SubnetId: s.SubnetId! }));
+      }
+      const gateways = (await ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc!.VpcId!] }] })))
+        .InternetGateways!;
+      for (const { InternetGatewayId } of gateways) {
+        await ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId, VpcId: vpc!.VpcId! }));
+        await ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId }));
+      }
+      await ec2.send(new DeleteVpcCommand({ VpcId: vpc!.VpcId! }));
+      assert.deepEqual(await defaultVpcAttribute(), ['none']);
+
+      const created = (await ec2.send(new CreateDefaultVpcCommand({}))).Vpc!;
+      assert.deepEqual(await defaultVpcAttribute(), [created.VpcId]);
     });
   });
 });

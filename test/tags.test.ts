@@ -12,12 +12,16 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeKeyPairsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
   DescribeTagsCommand,
+  DescribeVpcsCommand,
   RunInstancesCommand,
   type EC2Client,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { cliErrorCode, createAccount, errorCode, startServer, type NimbusProcess } from './support/server.js';
+import { defaultVpc } from '../src/services/ec2/default-vpc.js';
 import { x86Image } from './support/fixtures.js';
 
 /** Every character XML must escape, and text beyond ASCII (accents, CJK, an astral emoji). */
@@ -266,6 +270,25 @@ result = [sizes, keys]
       'InvalidKeyPair.NotFound',
     );
     assert.equal((await tagsOf(id)).length, 1);
+  });
+
+  it("tags a fresh account's default VPC, subnet and group as its very first request", async () => {
+    const account = createAccount(nimbus.dataDir, 'fresh-tagger');
+    const fresh = nimbus.ec2({ credentials: account });
+    // The ids the account's default VPC is stored under (nothing of it is stored before this request).
+    const ids = defaultVpc({ account: account.accountId, region: 'us-east-1' });
+    const subnetId = ids.subnets[0]!.SubnetId;
+    const resources = [ids.VpcId, subnetId, ids.SecurityGroupId];
+    await fresh.send(new CreateTagsCommand({ Resources: resources, Tags: [{ Key: 'Name', Value: 'default' }] }));
+    const named = [{ Key: 'Name', Value: 'default' }];
+    assert.deepEqual((await fresh.send(new DescribeVpcsCommand({ VpcIds: [ids.VpcId] }))).Vpcs![0]!.Tags, named);
+    assert.deepEqual((await fresh.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] }))).Subnets![0]!.Tags, named);
+    assert.deepEqual((await fresh.send(new DescribeSecurityGroupsCommand({ GroupIds: [ids.SecurityGroupId] }))).SecurityGroups![0]!.Tags, named);
+    // Another account's default VPC is not the caller's.
+    assert.equal(
+      await errorCode(ec2.send(new CreateTagsCommand({ Resources: [ids.VpcId], Tags: [{ Key: 'k', Value: 'v' }] }))),
+      'InvalidVpcID.NotFound',
+    );
   });
 
   it('lets every account tag a public AMI, each seeing only its own tags', async () => {

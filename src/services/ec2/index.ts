@@ -9,8 +9,9 @@ import { handlers as instances } from './instances.js';
 import { handlers as keyPairs } from './key-pairs.js';
 import { handlers as regions } from './regions.js';
 import { handlers as tags } from './tags.js';
+import { handlers as vpc } from './vpc/index.js';
 
-const modules: Record<string, Handler>[] = [regions, accountAttributes, instanceTypes, images, keyPairs, instances, tags];
+const modules: Record<string, Handler>[] = [regions, accountAttributes, instanceTypes, images, keyPairs, instances, tags, vpc];
 
 export function ec2Service(): ServiceDefinition {
   const handlers: Record<string, Handler> = {};

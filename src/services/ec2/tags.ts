@@ -19,8 +19,8 @@ import { applyFilters, type Filter, type FilterFields } from './common/filters.j
 import { paginate } from './common/pagination.js';
 import { resourceTypeOf } from './common/resources.js';
 import { addTags, validateTags } from './common/tagging.js';
-import { defaultVpc } from './default-vpc.js';
 import { findImage } from './images.js';
+import { ensureDefaultVpc } from './vpc/index.js';
 
 interface TaggableResource {
   id: string;
@@ -42,6 +42,8 @@ async function resolveResources(ctx: RequestContext, ids: readonly string[]): Pr
     checkIds(kind, [id]);
     resources.set(id, { id, resourceType: type.resourceType, kind });
   }
+  // A fresh account's default VPC (and its subnets, group, …) is stored on first use: tagging is one.
+  await ensureDefaultVpc(ctx);
   const kinds = new Set([...resources.values()].map((r) => r.kind));
   for (const kind of kinds) {
     const kindIds = [...resources.values()].filter((r) => r.kind === kind).map((r) => r.id);
@@ -56,9 +58,6 @@ async function resolveResources(ctx: RequestContext, ids: readonly string[]): Pr
 async function exists(ctx: RequestContext, kind: ResourceKind, id: string): Promise<boolean> {
   // Public catalogue images are outside the caller's scope, yet the caller may tag them.
   if (kind === 'image') return (await findImage(ctx, id)) !== undefined;
-  // The default VPC, its subnets and its security group exist without being stored.
-  const vpc = defaultVpc(ctx.scope);
-  if (id === vpc.VpcId || id === vpc.SecurityGroupId || vpc.subnets.some((s) => s.SubnetId === id)) return true;
   return (await ctx.store.get(kind, ctx.scope, id)) !== undefined;
 }
 

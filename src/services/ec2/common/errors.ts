@@ -23,6 +23,25 @@ export const RESOURCES = {
     prefix: 'eni', noun: 'networkInterface ID', notFound: 'InvalidNetworkInterfaceID.NotFound', malformed: 'InvalidNetworkInterfaceID.Malformed',
   },
   reservation: { prefix: 'r', noun: 'reservation ID', notFound: 'InvalidReservationID.NotFound', malformed: 'InvalidReservationID.Malformed' },
+  'internet-gateway': {
+    prefix: 'igw', noun: 'internetGateway ID', notFound: 'InvalidInternetGatewayID.NotFound', malformed: 'InvalidInternetGatewayID.Malformed',
+  },
+  'route-table': { prefix: 'rtb', noun: 'routeTable ID', notFound: 'InvalidRouteTableID.NotFound', malformed: 'InvalidRouteTableID.Malformed' },
+  'network-acl': { prefix: 'acl', noun: 'networkAcl ID', notFound: 'InvalidNetworkAclID.NotFound', malformed: 'InvalidNetworkAclID.Malformed' },
+  'dhcp-options': { prefix: 'dopt', noun: 'dhcpOption ID', notFound: 'InvalidDhcpOptionID.NotFound', malformed: 'InvalidDhcpOptionsId.Malformed' },
+  'security-group-rule': {
+    prefix: 'sgr', noun: 'security group rule ID', notFound: 'InvalidSecurityGroupRuleId.NotFound', malformed: 'InvalidSecurityGroupRuleId.Malformed',
+  },
+  'route-table-association': {
+    prefix: 'rtbassoc', noun: 'association ID', notFound: 'InvalidAssociationID.NotFound', malformed: 'InvalidAssociationID.Malformed',
+  },
+  'network-acl-association': {
+    prefix: 'aclassoc', noun: 'association ID', notFound: 'InvalidAssociationID.NotFound', malformed: 'InvalidAssociationID.Malformed',
+  },
+  'vpc-cidr-block-association': {
+    prefix: 'vpc-cidr-assoc', noun: 'vpc cidr block association ID',
+    notFound: 'InvalidVpcCidrBlockAssociationID.NotFound', malformed: 'InvalidVpcCidrBlockAssociationID.Malformed',
+  },
 } as const satisfies Record<string, ResourceErrors>;
 
 export type ResourceKind = keyof typeof RESOURCES;

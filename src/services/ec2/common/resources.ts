@@ -19,6 +19,11 @@ export const RESOURCE_TYPES_BY_PREFIX: Readonly<Record<string, ResourceType>> = 
   vpc: { kind: 'vpc', resourceType: 'vpc' },
   subnet: { kind: 'subnet', resourceType: 'subnet' },
   eni: { kind: 'network-interface', resourceType: 'network-interface' },
+  igw: { kind: 'internet-gateway', resourceType: 'internet-gateway' },
+  rtb: { kind: 'route-table', resourceType: 'route-table' },
+  acl: { kind: 'network-acl', resourceType: 'network-acl' },
+  dopt: { kind: 'dhcp-options', resourceType: 'dhcp-options' },
+  sgr: { kind: 'security-group-rule', resourceType: 'security-group-rule' },
 };
 
 export function resourceTypeOf(id: string): ResourceType | undefined {

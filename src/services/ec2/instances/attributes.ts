@@ -7,7 +7,8 @@ import { instanceType as instanceTypeInfo } from '../../../catalog/instance-type
 import { ApiError, invalidParameterCombination, invalidParameterValue } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
 import { incorrectInstanceState } from '../common/errors.js';
-import { checkMetadataOptions, securityGroups } from './launch.js';
+import { replacementGroups } from '../vpc/index.js';
+import { checkMetadataOptions } from './launch.js';
 import { loadInstance } from './lookup.js';
 import { groupsOf } from './present.js';
 import { saveInstance, type InstanceRecord, type StoredMetadataOptions } from './record.js';
@@ -70,7 +71,7 @@ export async function modifyInstanceAttribute(input: ModifyInstanceAttributeRequ
   if (STOPPED_ONLY.has(change.name) && rec.state !== 'stopped') {
     throw new ApiError('IncorrectInstanceState', `The instance '${rec.InstanceId}' is not in the 'stopped' state.`);
   }
-  applyChange(ctx, rec, change);
+  await applyChange(ctx, rec, change);
   await saveInstance(ctx.store, ctx.scope, rec);
 }
 
@@ -122,7 +123,7 @@ function fromAttributeValue(attribute: string, value: string | undefined): Attri
   }
 }
 
-function applyChange(ctx: RequestContext, rec: InstanceRecord, c: AttributeChange): void {
+async function applyChange(ctx: RequestContext, rec: InstanceRecord, c: AttributeChange): Promise<void> {
   switch (c.name) {
     case 'instanceType': return changeInstanceType(rec, c.value);
     case 'kernel': rec.KernelId = c.value; return;
@@ -142,7 +143,7 @@ function applyChange(ctx: RequestContext, rec: InstanceRecord, c: AttributeChang
       checkUserDataSize(c.value);
       rec.UserData = c.value.length ? c.value.toString('base64') : undefined;
       return;
-    case 'groupSet': rec.SecurityGroupIds = securityGroups(ctx, c.value, undefined); return;
+    case 'groupSet': rec.SecurityGroupIds = await replacementGroups(ctx, rec.VpcId, c.value); return;
     case 'blockDeviceMapping':
       for (const m of c.value) {
         const device = rec.BlockDeviceMappings.find((d) => d.DeviceName === m.DeviceName);

@@ -3,7 +3,6 @@ import type {
   BlockDeviceMapping, Image, InstanceTypeInfo, Reservation, RunInstancesRequest,
 } from '@aws-sdk/client-ec2';
 import { localImagesOf } from '../../../catalog/images.js';
-import { regionInfo } from '../../../catalog/regions.js';
 import { instanceType as instanceTypeInfo } from '../../../catalog/instance-types.js';
 import { ApiError, invalidParameterCombination, invalidParameterValue } from '../../../protocol/errors.js';
 import { newId } from '../../../util/ids.js';
@@ -11,9 +10,9 @@ import type { RequestContext } from '../../context.js';
 import { publicParameter } from '../../ssm/parameters.js';
 import { checkIds, notFound } from '../common/errors.js';
 import { addTags, tagsFromSpecifications } from '../common/tagging.js';
-import { defaultVpc, type DefaultSubnet } from '../default-vpc.js';
 import { findImage } from '../images.js';
 import { findKeyPair } from '../key-pairs.js';
+import { launchGroups, launchSubnet } from '../vpc/index.js';
 import { allocatePrivateIp, allocatePublicIp, newMacAddress } from './addresses.js';
 import { presentInstance } from './present.js';
 import {
@@ -39,8 +38,8 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
     throw new ApiError('InvalidKeyPair.NotFound', `The key pair '${input.KeyName}' does not exist`);
   }
   const nic = input.NetworkInterfaces?.find((n) => (n.DeviceIndex ?? 0) === 0);
-  const subnet = chooseSubnet(ctx, nic?.SubnetId ?? input.SubnetId, input.Placement?.AvailabilityZone);
-  const groupIds = securityGroups(ctx, nic?.Groups ?? input.SecurityGroupIds, input.SecurityGroups);
+  const subnet = await launchSubnet(ctx, nic?.SubnetId ?? input.SubnetId, input.Placement?.AvailabilityZone);
+  const groupIds = await launchGroups(ctx, subnet.VpcId, nic?.Groups ?? input.SecurityGroupIds, input.SecurityGroups);
   const privateIp = nic?.PrivateIpAddress ?? input.PrivateIpAddress;
   if (privateIp !== undefined && maxCount! > 1) {
     throw invalidParameterCombination('A specific private IP address can be given only when launching a single instance.');
@@ -73,7 +72,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
     AvailabilityZone: subnet.AvailabilityZone,
     Tenancy: tenancy as InstanceRecord['Tenancy'],
     PlacementGroupName: input.Placement?.GroupName || undefined,
-    VpcId: defaultVpc(ctx.scope).VpcId,
+    VpcId: subnet.VpcId,
     SubnetId: subnet.SubnetId,
     SecurityGroupIds: groupIds,
     SourceDestCheck: true,
@@ -104,7 +103,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
     RamdiskId: input.RamdiskId,
     HostnameType: input.PrivateDnsNameOptions?.HostnameType === 'resource-name' ? ('resource-name' as const) : ('ip-name' as const),
   };
-  const mapPublicIp = nic?.AssociatePublicIpAddress ?? true; // default subnets map public IPs on launch
+  const mapPublicIp = nic?.AssociatePublicIpAddress ?? subnet.MapPublicIpOnLaunch ?? false;
   const devices = blockDevices(image, input.BlockDeviceMappings);
 
   const records: InstanceRecord[] = [];
@@ -209,41 +208,6 @@ function checkArchitecture(type: InstanceTypeInfo, image: Image): void {
       `Specify an instance type and an AMI that have matching architectures, and try again. ` +
       `You can use 'describe-instance-types' or 'describe-images' to discover the architecture of the instance type or AMI.`,
   );
-}
-
-/** The subnet to launch into: the given one (a default subnet), the zone's default subnet, or the first. */
-function chooseSubnet(ctx: RequestContext, subnetId: string | undefined, zone: string | undefined): DefaultSubnet {
-  const subnets = defaultVpc(ctx.scope).subnets;
-  if (zone !== undefined && !regionInfo(ctx.region)?.zones.some((z) => z.name === zone)) {
-    throw invalidParameterValue(`Invalid availability zone: [${zone}]`);
-  }
-  if (subnetId !== undefined) {
-    checkIds('subnet', [subnetId]);
-    const subnet = subnets.find((s) => s.SubnetId === subnetId);
-    if (!subnet) throw notFound('subnet', [subnetId]);
-    if (zone !== undefined && zone !== subnet.AvailabilityZone) {
-      throw invalidParameterValue(
-        `Value (${zone}) for parameter availabilityZone is invalid. Subnet '${subnetId}' is in the availability zone ${subnet.AvailabilityZone}`,
-      );
-    }
-    return subnet;
-  }
-  const subnet = zone === undefined ? subnets[0] : subnets.find((s) => s.AvailabilityZone === zone);
-  if (!subnet) throw new ApiError('VPCIdNotSpecified', 'No default VPC for this user');
-  return subnet;
-}
-
-/** Security group ids from ids and names; only the default VPC's default group exists for now. */
-export function securityGroups(ctx: RequestContext, ids: readonly string[] | undefined, names: readonly string[] | undefined): string[] {
-  const vpc = defaultVpc(ctx.scope);
-  checkIds('security-group', ids);
-  for (const id of ids ?? []) if (id !== vpc.SecurityGroupId) throw notFound('security-group', [id]);
-  for (const name of names ?? []) {
-    if (name !== 'default') {
-      throw new ApiError('InvalidGroup.NotFound', `The security group '${name}' does not exist in default VPC '${vpc.VpcId}'`);
-    }
-  }
-  return [vpc.SecurityGroupId];
 }
 
 function cpuOptions(input: RunInstancesRequest, type: InstanceTypeInfo): { CoreCount: number; ThreadsPerCore: number } {

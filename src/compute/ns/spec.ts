@@ -3,6 +3,10 @@
  * namespaces (the network namespace is empty but for loopback until VPC networking arrives), the
  * instance type's limits as cgroup resources, a minimal /dev, and root without the capabilities
  * that would reach beyond its own namespaces.
+ *
+ * There is no user namespace (uid 0 inside is uid 0 on the host), so what keeps root in is the
+ * capability set, the masked and read-only parts of /proc and /sys, the device cgroup and the
+ * seccomp filter below.
  */
 import { readFileSync } from 'node:fs';
 import type { CgroupInfo } from './cgroups.js';
@@ -22,14 +26,48 @@ export interface BundleSpec {
 
 export const CPU_PERIOD_US = 100_000;
 
-/** Root in an instance: what a server's root may do, short of reaching the host. */
+/**
+ * Root in an instance: what a server's root may do, short of reaching the host. Not
+ * CAP_DAC_READ_SEARCH: with it open_by_handle_at opens any host file by its handle, whatever the
+ * instance's root (the "shocker" escape).
+ */
 export const CAPABILITIES = [
-  'CAP_AUDIT_WRITE', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID',
+  'CAP_AUDIT_WRITE', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID',
   'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_KILL', 'CAP_LEASE', 'CAP_LINUX_IMMUTABLE', 'CAP_MKNOD',
   'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_RAW', 'CAP_SETFCAP', 'CAP_SETGID',
   'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_BOOT', 'CAP_SYS_CHROOT', 'CAP_SYS_NICE', 'CAP_SYS_PTRACE',
   'CAP_SYS_RESOURCE',
 ];
+
+const EPERM = 1;
+const ENOSYS = 38;
+const CLONE_NEWUSER = 0x10000000;
+
+/**
+ * System calls refused in an instance (EPERM). Most already fail for want of a capability; they
+ * are refused here too because the kernel does not namespace what they reach (keyrings, modules,
+ * kexec, the kernel log, BPF, perf, swap, accounting, quotas, file handles) or because they open
+ * a way round the capability set: a new user namespace gives back every capability inside it.
+ */
+const REFUSED_SYSCALLS = [
+  'keyctl', 'add_key', 'request_key', 'init_module', 'finit_module', 'delete_module', 'kexec_load', 'kexec_file_load',
+  'open_by_handle_at', 'syslog', 'bpf', 'perf_event_open', 'userfaultfd', 'acct', 'swapon', 'swapoff', 'quotactl',
+  'lookup_dcookie', 'setns', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'open_tree', 'move_mount', 'mount_setattr',
+];
+
+/** Allows every system call but those above, and clone/unshare of a user namespace. */
+export function seccompProfile(): object {
+  const newUser = [{ index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: 'SCMP_CMP_MASKED_EQ' }];
+  return {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [
+      { names: REFUSED_SYSCALLS, action: 'SCMP_ACT_ERRNO', errnoRet: EPERM },
+      { names: ['clone', 'unshare'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: newUser },
+      // clone3 takes its flags in memory a filter cannot read: ENOSYS makes the C library fall back to clone.
+      { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
+    ],
+  };
+}
 
 /** A character device the instance may use; no minor: all of the major's. */
 const char = (major: number, minor?: number) => ({ allow: true, type: 'c', major, ...(minor === undefined ? {} : { minor }), access: 'rwm' });
@@ -50,6 +88,8 @@ export function ociSpec(spec: BundleSpec, cgroups: CgroupInfo): object {
       cwd: '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofileHard(), soft: Math.min(1024, nofileHard()) }],
+      // Set-uid programs (su, sudo) must work for root's users inside, so privileges may be gained
+      // by exec; none beyond the capability set above, which bounds every process of the instance.
       noNewPrivileges: false,
     },
     root: { path: 'rootfs', readonly: false },
@@ -82,9 +122,10 @@ export function ociSpec(spec: BundleSpec, cgroups: CgroupInfo): object {
       },
       maskedPaths: [
         '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-        '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+        '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
       ],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      seccomp: seccompProfile(),
     },
   };
 }

@@ -4,13 +4,25 @@ import { openStore, startNimbus } from '../app.js';
 import { defaultConfig, type Config } from '../config.js';
 import { createAccount } from '../accounts.js';
 import { buildMinimalImage, MINIMAL_IMAGE } from '../images/minimal.js';
+import { buildDebianImage, DEBIAN_IMAGE } from '../images/debian.js';
+import { ProgressDisplay } from '../images/debian/progress.js';
 import { ImageStore } from '../images/store.js';
+import { registerAdmin } from './admin.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
   return n;
 };
+
+/** `--limit NAME=N`: NAME is a key of config.limits. */
+function setLimit(config: Config, setting: string): void {
+  const m = /^([A-Za-z]+)=(\d+)$/.exec(setting);
+  if (!m || !Object.hasOwn(config.limits, m[1]!)) {
+    throw new InvalidArgumentError(`--limit must be NAME=N with NAME one of: ${Object.keys(config.limits).join(', ')}`);
+  }
+  config.limits[m[1] as keyof Config['limits']] = Number(m[2]);
+}
 
 const program = new Command('nimbus').description('An EC2-compatible compute cloud that you run yourself');
 
@@ -23,13 +35,14 @@ program
   .option('--driver <driver>', 'compute driver: auto, sim or ns', 'auto')
   .option('--sim-delay-ms <ms>', 'how long each sim-driver transition takes', int('sim-delay-ms'))
   .option('--instance-limit <n>', 'On-Demand instances per account and region', int('instance-limit'))
+  .option('--limit <name=n>', 'set one of EC2\'s limits (repeatable), e.g. vpcsPerRegion=5', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--terminated-retention-ms <ms>', 'how long terminated instances stay visible', int('terminated-retention-ms'))
   .option('--request-timeout-ms <ms>', 'how long a client may take to send one request', int('request-timeout-ms'))
   .option('--ns-cgroup-parent <name>', 'ns driver: the cgroup instances\' cgroups are made in', 'nimbus')
   .option('--ns-stop-timeout-ms <ms>', 'ns driver: how long a graceful stop may take before the instance is killed', int('ns-stop-timeout-ms'))
   .action(async (opts: {
     host: string; port: number; dataDir: string; driver: string;
-    simDelayMs?: number; instanceLimit?: number; terminatedRetentionMs?: number; requestTimeoutMs?: number;
+    simDelayMs?: number; instanceLimit?: number; limit: string[]; terminatedRetentionMs?: number; requestTimeoutMs?: number;
     nsCgroupParent: string; nsStopTimeoutMs?: number;
   }) => {
     if (!['auto', 'sim', 'ns'].includes(opts.driver)) throw new InvalidArgumentError('--driver must be auto, sim or ns');
@@ -38,6 +51,7 @@ program
       config.sim = { pendingMs: opts.simDelayMs, stoppingMs: opts.simDelayMs, shuttingDownMs: opts.simDelayMs };
     }
     if (opts.instanceLimit !== undefined) config.limits.instancesPerRegion = opts.instanceLimit;
+    for (const setting of opts.limit) setLimit(config, setting);
     if (opts.terminatedRetentionMs !== undefined) config.terminatedRetentionMs = opts.terminatedRetentionMs;
     if (opts.requestTimeoutMs !== undefined) config.requestTimeoutMs = opts.requestTimeoutMs;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(opts.nsCgroupParent)) throw new InvalidArgumentError('--ns-cgroup-parent must be a plain cgroup name');
@@ -61,12 +75,23 @@ program
 const images = program.command('images').description('manage the local images the ns driver boots');
 images
   .command('build')
-  .argument('<name>', `the image to build: ${MINIMAL_IMAGE}`)
+  .argument('<name>', `the image to build: ${MINIMAL_IMAGE} or ${DEBIAN_IMAGE}`)
   .description('build (or rebuild) a local image in the data directory')
   .option('--data-dir <dir>', 'the data directory', process.env.NIMBUS_DATA_DIR ?? '.nimbus')
   .action(async (name: string, opts: { dataDir: string }) => {
-    if (name !== MINIMAL_IMAGE) throw new InvalidArgumentError(`unknown image ${name}: the images that can be built are ${MINIMAL_IMAGE}`);
+    if (name !== MINIMAL_IMAGE && name !== DEBIAN_IMAGE) throw new InvalidArgumentError(`unknown image ${name}: the images that can be built are ${MINIMAL_IMAGE}, ${DEBIAN_IMAGE}`);
     const t0 = Date.now();
+    if (name === DEBIAN_IMAGE) {
+      const display = new ProgressDisplay(process.stdout);
+      try {
+        const d = await buildDebianImage(opts.dataDir, { onProgress: (p) => display.update(p), log: (line) => display.log(line) });
+        display.done();
+        console.log(`built ${d.name} (${(d.sizeBytes / 1048576).toFixed(1)} MiB, ${Object.keys(d.packages).length} packages) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      } finally {
+        display.done();
+      }
+      return;
+    }
     const m = await buildMinimalImage(opts.dataDir, { progress: (line) => console.log(`  ${line}`) });
     console.log(`built ${m.name} (${(m.sizeBytes / 1048576).toFixed(1)} MiB) in ${Date.now() - t0} ms`);
   });
@@ -105,6 +130,8 @@ accounts
     for (const a of await store.listAccounts()) console.log(`${a.accountId}\t${a.name}\t${a.createdAt}`);
     await store.close();
   });
+
+registerAdmin(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`nimbus: ${err instanceof Error ? err.message : String(err)}`);

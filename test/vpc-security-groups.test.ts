@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   AuthorizeSecurityGroupEgressCommand, AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateSubnetCommand,
   CreateVpcCommand, DeleteSecurityGroupCommand, DescribeInstanceAttributeCommand, DescribeSecurityGroupRulesCommand,
-  DescribeSecurityGroupsCommand, ModifyInstanceAttributeCommand, ModifySecurityGroupRulesCommand, RevokeSecurityGroupIngressCommand, RunInstancesCommand, TerminateInstancesCommand,
+  DescribeInstancesCommand, DescribeSecurityGroupsCommand, ModifyInstanceAttributeCommand, ModifySecurityGroupRulesCommand, RevokeSecurityGroupIngressCommand, RunInstancesCommand, TerminateInstancesCommand,
   waitUntilInstanceTerminated, type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { cliErrorCode, errorCode, startServer, type NimbusProcess } from './support/server.js';
@@ -132,8 +132,8 @@ result = [len(p["SecurityGroupRules"]) for p in pages]`);
     const app = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'launch-app', Description: 'app' }))).GroupId!;
     const run = (extra: object) => ec2.send(new RunInstancesCommand({ ImageId: AMI, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, ...extra }));
     const byName = (await run({ SecurityGroups: ['launch-app', 'default'] })).Instances![0]!;
-    assert.equal(byName.SecurityGroups!.length, 2);
-    assert.ok(byName.SecurityGroups!.some((g) => g.GroupId === app));
+    assert.deepEqual(byName.SecurityGroups!.map((g) => g.GroupName).sort(), ['default', 'launch-app']);
+    assert.ok(byName.SecurityGroups!.some((g) => g.GroupId === app && g.GroupName === 'launch-app'));
     const byId = (await run({ SecurityGroupIds: [app] })).Instances![0]!;
     assert.deepEqual(byId.SecurityGroups!.map((g) => g.GroupId), [app]);
     assert.equal(await errorCode(run({ SecurityGroupIds: ['sg-0123456789abcdef0'] })), 'InvalidGroup.NotFound');
@@ -159,6 +159,8 @@ result = [len(p["SecurityGroupRules"]) for p in pages]`);
     const groupSet = async () => (await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: custom.InstanceId!, Attribute: 'groupSet' })))
       .Groups!.map((g) => g.GroupId);
     assert.deepEqual(await groupSet(), [mine]);
+    const described = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [custom.InstanceId!] }))).Reservations![0]!.Instances![0]!;
+    assert.deepEqual(described.SecurityGroups, [{ GroupId: mine, GroupName: 'mine' }]);
     const groupsCli = nimbus.aws(['ec2', 'modify-instance-attribute', '--instance-id', custom.InstanceId!, '--groups', mine, other]);
     assert.equal(groupsCli.status, 0, groupsCli.stderr);
     assert.deepEqual((await groupSet()).sort(), [mine, other].sort());

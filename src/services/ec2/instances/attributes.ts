@@ -36,7 +36,7 @@ const READERS: Record<AttributeName, (r: InstanceRecord, ctx: RequestContext) =>
   }),
   productCodes: () => ({ ProductCodes: [] }),
   sourceDestCheck: (r) => ({ SourceDestCheck: { Value: r.SourceDestCheck } }),
-  groupSet: (r, ctx) => ({ Groups: groupsOf(ctx.scope, r.SecurityGroupIds) }),
+  groupSet: (r) => ({ Groups: groupsOf(r) }),
   ebsOptimized: (r) => ({ EbsOptimized: { Value: r.EbsOptimized } }),
   sriovNetSupport: () => ({ SriovNetSupport: {} }),
   enaSupport: (r) => ({ EnaSupport: { Value: r.EnaSupport } }),
@@ -143,7 +143,7 @@ async function applyChange(ctx: RequestContext, rec: InstanceRecord, c: Attribut
       checkUserDataSize(c.value);
       rec.UserData = c.value.length ? c.value.toString('base64') : undefined;
       return;
-    case 'groupSet': rec.SecurityGroupIds = await replacementGroups(ctx, rec.VpcId, c.value); return;
+    case 'groupSet': rec.SecurityGroups = await replacementGroups(ctx, rec.VpcId, c.value); return;
     case 'blockDeviceMapping':
       for (const m of c.value) {
         const device = rec.BlockDeviceMappings.find((d) => d.DeviceName === m.DeviceName);

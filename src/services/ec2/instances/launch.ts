@@ -39,7 +39,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
   }
   const nic = input.NetworkInterfaces?.find((n) => (n.DeviceIndex ?? 0) === 0);
   const subnet = await launchSubnet(ctx, nic?.SubnetId ?? input.SubnetId, input.Placement?.AvailabilityZone);
-  const groupIds = await launchGroups(ctx, subnet.VpcId, nic?.Groups ?? input.SecurityGroupIds, input.SecurityGroups);
+  const groups = await launchGroups(ctx, subnet.VpcId, nic?.Groups ?? input.SecurityGroupIds, input.SecurityGroups);
   const privateIp = nic?.PrivateIpAddress ?? input.PrivateIpAddress;
   if (privateIp !== undefined && maxCount! > 1) {
     throw invalidParameterCombination('A specific private IP address can be given only when launching a single instance.');
@@ -74,7 +74,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
     PlacementGroupName: input.Placement?.GroupName || undefined,
     VpcId: subnet.VpcId,
     SubnetId: subnet.SubnetId,
-    SecurityGroupIds: groupIds,
+    SecurityGroups: groups,
     SourceDestCheck: true,
     Architecture: image.Architecture ?? 'x86_64',
     Platform: image.Platform,

@@ -1,23 +1,20 @@
 /** An instance record as EC2 shows it: the SDK's Instance shape with every member EC2 returns. */
 import type { GroupIdentifier, Instance, InstanceState } from '@aws-sdk/client-ec2';
 import type { Scope, Tag } from '../../../store/store.js';
-import { defaultVpc } from '../default-vpc.js';
 import { privateDnsName, STATE_CODES, type InstanceRecord } from './record.js';
 
 export function stateOf(rec: InstanceRecord): InstanceState {
   return { Code: STATE_CODES[rec.state], Name: rec.state };
 }
 
-/** Group ids with their names; only the default VPC's default group exists so far. */
-export function groupsOf(scope: Scope, ids: readonly string[]): GroupIdentifier[] {
-  const vpc = defaultVpc(scope);
-  return ids.map((id) => ({ GroupId: id, GroupName: id === vpc.SecurityGroupId ? 'default' : id }));
+export function groupsOf(rec: InstanceRecord): GroupIdentifier[] {
+  return rec.SecurityGroups.map((g) => ({ GroupId: g.GroupId, GroupName: g.GroupName }));
 }
 
 export function presentInstance(scope: Scope, rec: InstanceRecord, tags: readonly Tag[] | undefined): Instance {
   const gone = rec.state === 'terminated';
   const dns = gone ? '' : privateDnsName(scope.region, rec);
-  const groups = groupsOf(scope, rec.SecurityGroupIds);
+  const groups = groupsOf(rec);
   const out: Instance = {
     InstanceId: rec.InstanceId,
     ImageId: rec.ImageId,

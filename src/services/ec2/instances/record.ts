@@ -68,7 +68,8 @@ export interface InstanceRecord {
   NetworkInterfaceId: string;
   AttachmentId: string;
   MacAddress: string;
-  SecurityGroupIds: string[];
+  /** The interface's groups with their names (EC2 never renames a group). */
+  SecurityGroups: { GroupId: string; GroupName: string }[];
   SourceDestCheck: boolean;
   Architecture: string;
   Platform?: string;

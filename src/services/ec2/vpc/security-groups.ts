@@ -149,7 +149,7 @@ async function deleteSecurityGroup(input: DeleteSecurityGroupRequest, ctx: Reque
   const others = (await ctx.store.list<SecurityGroupRecord>(KINDS.securityGroup, ctx.scope)).filter((g) => g.GroupId !== id);
   if (others.some((g) => g.rules.some((r) => r.ReferencedGroupInfo?.GroupId === id))) throw dependent(id);
   const instances = await ctx.store.list<InstanceRecord>(INSTANCE_KIND, ctx.scope);
-  if (instances.some((i) => i.state !== 'terminated' && i.SecurityGroupIds.includes(id))) throw dependent(id);
+  if (instances.some((i) => i.state !== 'terminated' && i.SecurityGroups.some((g) => g.GroupId === id))) throw dependent(id);
   for (const r of group.rules) await removeWithTags(ctx, KINDS.securityGroupRule, r.SecurityGroupRuleId);
   await removeWithTags(ctx, KINDS.securityGroup, id);
   return { Return: true, GroupId: id };
@@ -161,15 +161,15 @@ async function deleteSecurityGroup(input: DeleteSecurityGroupRequest, ctx: Reque
  */
 export async function launchGroups(
   ctx: RequestContext, vpcId: string, ids: readonly string[] | undefined, names: readonly string[] | undefined,
-): Promise<string[]> {
+): Promise<GroupRef[]> {
   checkIds('security-group', ids);
-  const chosen: string[] = [];
+  const chosen: SecurityGroupRecord[] = [];
   if (ids?.length) {
     for (const g of await requireAll<SecurityGroupRecord>(ctx, 'security-group', ids)) {
       if (g.VpcId !== vpcId) {
         throw invalidParameterValue(`Security group ${g.GroupId} and subnet belong to different networks.`);
       }
-      chosen.push(g.GroupId);
+      chosen.push(g);
     }
   }
   if (names?.length) {
@@ -177,27 +177,38 @@ export async function launchGroups(
     if (defaultVpc.VpcId !== vpcId) {
       throw invalidParameterValue('Security groups in a nondefault VPC must be given by id (SecurityGroupIds), not by name.');
     }
-    for (const g of await groupsByName(ctx, names)) chosen.push(g.GroupId);
+    chosen.push(...(await groupsByName(ctx, names)));
   }
-  const unique = [...new Set(chosen)];
+  const unique = uniqueRefs(chosen);
   checkLimit(ctx, 'securityGroupsPerInterface', unique.length, 0);
   if (unique.length > 0) return unique;
   const fallback = (await inVpc<SecurityGroupRecord>(ctx, KINDS.securityGroup, vpcId)).find((g) => g.GroupName === 'default');
   if (!fallback) throw notFound('security-group', ['default']);
-  return [fallback.GroupId];
+  return uniqueRefs([fallback]);
 }
 
 /**
  * The groups an existing interface in `vpcId` is given instead of its own (ModifyInstanceAttribute's
  * groupSet): by id only, each a group of that VPC, no more than the per-interface limit.
  */
-export async function replacementGroups(ctx: RequestContext, vpcId: string, ids: readonly string[]): Promise<string[]> {
+export async function replacementGroups(ctx: RequestContext, vpcId: string, ids: readonly string[]): Promise<GroupRef[]> {
   const groups = await requireAll<SecurityGroupRecord>(ctx, 'security-group', ids);
   const foreign = groups.find((g) => g.VpcId !== vpcId);
   if (foreign) throw new ApiError('InvalidGroup.NotFound', `The security group '${foreign.GroupId}' does not exist in VPC '${vpcId}'`);
-  const unique = [...new Set(ids)];
+  const unique = uniqueRefs(groups);
   checkLimit(ctx, 'securityGroupsPerInterface', unique.length, 0);
   return unique;
+}
+
+/** A group as an instance's interface records it. */
+export interface GroupRef {
+  GroupId: string;
+  GroupName: string;
+}
+
+function uniqueRefs(groups: readonly SecurityGroupRecord[]): GroupRef[] {
+  const byId = new Map(groups.map((g) => [g.GroupId, { GroupId: g.GroupId, GroupName: g.GroupName }]));
+  return [...byId.values()];
 }
 
 export const handlers: Record<string, Handler> = {

@@ -8,10 +8,12 @@ import { handlers as instanceTypes } from './instance-types.js';
 import { handlers as instances } from './instances.js';
 import { handlers as keyPairs } from './key-pairs.js';
 import { handlers as regions } from './regions.js';
+import { handlers as snapshots } from './snapshots/index.js';
 import { handlers as tags } from './tags.js';
+import { handlers as volumes } from './volumes/index.js';
 import { handlers as vpc } from './vpc/index.js';
 
-const modules: Record<string, Handler>[] = [regions, accountAttributes, instanceTypes, images, keyPairs, instances, tags, vpc];
+const modules: Record<string, Handler>[] = [regions, accountAttributes, instanceTypes, images, keyPairs, instances, tags, vpc, volumes, snapshots];
 
 export function ec2Service(): ServiceDefinition {
   const handlers: Record<string, Handler> = {};

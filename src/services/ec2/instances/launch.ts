@@ -12,6 +12,7 @@ import { checkIds, notFound } from '../common/errors.js';
 import { addTags, tagsFromSpecifications } from '../common/tagging.js';
 import { findImage } from '../images.js';
 import { findKeyPair } from '../key-pairs.js';
+import { saveLaunchVolumes } from '../volumes/record.js';
 import { launchGroups, launchSubnet } from '../vpc/index.js';
 import { allocatePrivateIp, allocatePublicIp, newMacAddress } from './addresses.js';
 import { presentInstance } from './present.js';
@@ -121,6 +122,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
       BlockDeviceMappings: devices.map((d) => ({ ...d, VolumeId: newId('vol'), AttachTime: template.LaunchTime })),
     };
     await saveInstance(ctx.store, ctx.scope, rec);
+    await saveLaunchVolumes(ctx.store, ctx.scope, rec);
     await addTags(ctx, id, 'instance', instanceTags);
     for (const d of rec.BlockDeviceMappings) await addTags(ctx, d.VolumeId, 'volume', volumeTags);
     await addTags(ctx, rec.NetworkInterfaceId, 'network-interface', eniTags);

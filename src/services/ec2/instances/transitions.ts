@@ -4,6 +4,7 @@
  */
 import type { Store } from '../../../store/store.js';
 import type { Scope } from '../../../store/store.js';
+import { releaseInstanceVolumes } from '../volumes/record.js';
 import { releasePrivateIp, releasePublicIp } from './addresses.js';
 import { INSTANCE_KIND, WORK_KIND, type InstanceRecord } from './record.js';
 
@@ -25,7 +26,10 @@ export async function completeStop(store: Store, rec: InstanceRecord): Promise<v
   rec.PublicIpAddress = undefined;
 }
 
-/** shutting-down → terminated: every address is released; the record stays visible for a while. */
+/**
+ * shutting-down → terminated: every address is released, each volume deleted or detached as its
+ * DeleteOnTermination says; the record stays visible for a while.
+ */
 export async function completeTerminate(store: Store, scope: Scope, rec: InstanceRecord, now: Date): Promise<void> {
   rec.state = 'terminated';
   rec.terminatedAt = now.toISOString();
@@ -34,6 +38,7 @@ export async function completeTerminate(store: Store, scope: Scope, rec: Instanc
   if (rec.PublicIpAddress) await releasePublicIp(store, rec.PublicIpAddress);
   rec.PublicIpAddress = undefined;
   await releasePrivateIp(store, scope, rec.SubnetId, rec.PrivateIpAddress);
+  await releaseInstanceVolumes(store, scope, rec);
 }
 
 /** A terminated instance past its retention: gone, with its tags and those of its volumes and interface. */

@@ -3,7 +3,7 @@ import { ApiError } from './errors.js';
 import type { Operation, ServiceModel } from './model.js';
 import { paramTree, QueryInputParser } from './query-input.js';
 import type { WireProtocol, WireRequest, WireResponse } from './types.js';
-import { escapeXml, XmlOutputSerializer } from './xml-output.js';
+import { escapeXml, XmlOutputSerializer, XmlSink } from './xml-output.js';
 
 /** Parameters that belong to the envelope or to authentication, not to the operation's input. */
 const ENVELOPE = /^(Action|Version|X-Amz-[A-Za-z-]+|AWSAccessKeyId|Signature|SignatureMethod|SignatureVersion|Timestamp|Expires)$/;
@@ -54,12 +54,11 @@ export class Ec2QueryProtocol implements WireProtocol {
   }
 
   encodeOutput(op: Operation, output: Record<string, unknown> | undefined, requestId: string): WireResponse {
-    const out: string[] = [
-      `<?xml version="1.0" encoding="UTF-8"?>\n<${op.name}Response xmlns="${this.xmlns}"><requestId>${requestId}</requestId>`,
-    ];
+    const out = new XmlSink();
+    out.push(`<?xml version="1.0" encoding="UTF-8"?>\n<${op.name}Response xmlns="${this.xmlns}"><requestId>${requestId}</requestId>`);
     this.serializer.members(op.output, output, out);
     out.push(`</${op.name}Response>`);
-    return { status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: out.join('') };
+    return { status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: out.buffers() };
   }
 
   encodeError(err: ApiError, requestId: string): WireResponse {

@@ -15,7 +15,14 @@ export interface WireRequest {
 export interface WireResponse {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  /** A short answer as text; a large one as the UTF-8 buffers it was serialized into, in order. */
+  body: string | EncodedBody;
+}
+
+export interface EncodedBody {
+  chunks: readonly Buffer[];
+  /** Their total length in bytes. */
+  length: number;
 }
 
 /** A decoded call: which operation, with what typed input. */

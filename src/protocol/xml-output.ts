@@ -21,27 +21,38 @@ export function escapeXml(s: string): string {
 export type XmlFlavour = 'ec2' | 'query';
 
 /**
- * Where a response is written: pieces are collected by reference and joined in chunks. Building the
- * document by `+` instead would make a rope of millions of short-lived nodes for a large answer,
- * all alive until the end and so promoted to the old generation: hundreds of MB for 5,000 instances.
+ * Where a response is written: pieces are collected by reference and, every few thousand, encoded
+ * into one UTF-8 buffer. Building the document by `+` instead would make a rope of millions of
+ * short-lived nodes for a large answer, all alive until the end and so promoted to the old
+ * generation; and one joined string of a 20 MB answer would be copied again into a buffer on send.
+ * Buffers live outside the V8 heap, so a large answer does not grow the heap that V8 keeps.
  */
-class XmlSink {
+export class XmlSink {
   private pieces: string[] = [];
-  private readonly chunks: string[] = [];
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
 
   push(piece: string): void {
     this.pieces.push(piece);
   }
 
-  /** Joins what was written so far into one flat chunk once it is many pieces. */
+  /** Encodes what was written so far into one buffer once it is many pieces. */
   settle(): void {
-    if (this.pieces.length < 8192) return;
-    this.chunks.push(this.pieces.join(''));
+    if (this.pieces.length >= 8192) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pieces.length === 0) return;
+    const chunk = Buffer.from(this.pieces.join(''), 'utf8');
+    this.chunks.push(chunk);
+    this.size += chunk.length;
     this.pieces = [];
   }
 
-  text(): string {
-    return this.chunks.join('') + this.pieces.join('');
+  /** The document as UTF-8 buffers, in order, and their total length. */
+  buffers(): { chunks: Buffer[]; length: number } {
+    this.flush();
+    return { chunks: this.chunks, length: this.size };
   }
 }
 
@@ -62,11 +73,9 @@ export class XmlOutputSerializer {
   ) {}
 
   /** Writes the members of `value` (not wrapped) into `out`. */
-  members(shapeRef: MemberRef | undefined, value: Record<string, unknown> | undefined, out: string[]): void {
+  members(shapeRef: MemberRef | undefined, value: Record<string, unknown> | undefined, out: XmlSink): void {
     if (!shapeRef || !value) return;
-    const sink = new XmlSink();
-    this.writer(resolve(this.model, shapeRef))(value, sink);
-    out.push(sink.text());
+    this.writer(resolve(this.model, shapeRef))(value, out);
   }
 
   private writer(shape: Shape): Writer {

@@ -2,7 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiError } from '../protocol/errors.js';
-import type { WireRequest, WireResponse } from '../protocol/types.js';
+import type { EncodedBody, WireRequest, WireResponse } from '../protocol/types.js';
 import { newRequestId } from '../util/ids.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { WireProtocol } from '../protocol/types.js';
@@ -42,8 +42,11 @@ export class HttpServer {
         : new ApiError('MalformedQueryString', 'The request is not valid HTTP.', 400);
       const r = opts.errorProtocol.encodeError(apiErr, newRequestId());
       const head = [`HTTP/1.1 ${apiErr.status} ${http.STATUS_CODES[apiErr.status]}`, ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`)];
-      head.push(`content-length: ${Buffer.byteLength(r.body)}`, 'connection: close');
-      socket.end(`${head.join('\r\n')}\r\n\r\n${r.body}`);
+      const body = bodyBuffers(r.body);
+      head.push(`content-length: ${body.length}`, 'connection: close');
+      socket.write(`${head.join('\r\n')}\r\n\r\n`);
+      for (const chunk of body.chunks) socket.write(chunk);
+      socket.end();
     });
   }
 
@@ -92,11 +95,20 @@ function requestUrl(target: string | undefined): URL {
   }
 }
 
+function bodyBuffers(body: WireResponse['body']): EncodedBody {
+  if (typeof body !== 'string') return body;
+  const chunk = Buffer.from(body, 'utf8');
+  return { chunks: [chunk], length: chunk.length };
+}
+
+/** Sends the answer; a large one goes out buffer by buffer as serialized, never joined into one. */
 function send(res: http.ServerResponse, r: WireResponse): void {
   if (res.headersSent) return;
-  const headers: Record<string, string | number> = { ...r.headers, 'content-length': Buffer.byteLength(r.body) };
-  res.writeHead(r.status, headers);
-  res.end(r.body);
+  const body = bodyBuffers(r.body);
+  res.writeHead(r.status, { ...r.headers, 'content-length': body.length });
+  const last = body.chunks.length - 1;
+  for (let i = 0; i < last; i++) res.write(body.chunks[i]);
+  res.end(last >= 0 ? body.chunks[last] : undefined);
 }
 
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {

@@ -1,7 +1,7 @@
 /** DescribeInstances: reservations of the caller's instances, filtered and paged. */
 import type { DescribeInstancesRequest, DescribeInstancesResult, Instance, Reservation } from '@aws-sdk/client-ec2';
 import { invalidParameterCombination } from '../../../protocol/errors.js';
-import type { Tag } from '../../../store/store.js';
+import type { Scope, Tag } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, checkFilterNames, type Filter, type FilterFields } from '../common/filters.js';
 import { paginate } from '../common/pagination.js';
@@ -10,11 +10,44 @@ import { allInstances, isVisible, loadInstances } from './lookup.js';
 import { presentInstance } from './present.js';
 import { INSTANCE_KIND, type InstanceRecord } from './record.js';
 
-/** An instance as filters see it: the stored record and its presented form. */
-export interface InstanceView {
-  rec: InstanceRecord;
-  inst: Instance;
-  tags: Tag[];
+/**
+ * An instance as filters see it: the stored record, its tags and its presented form. The presented
+ * form is built only when a filter asks for it; the answer presents each instance again as it is
+ * written (see PresentedInstances), so a large answer never holds every presented instance at once.
+ */
+export class InstanceView {
+  private presented?: Instance;
+
+  constructor(
+    private readonly scope: Scope,
+    readonly rec: InstanceRecord,
+    readonly tags: Tag[],
+  ) {}
+
+  get inst(): Instance {
+    return (this.presented ??= this.present());
+  }
+
+  /** The presented form, without keeping it. */
+  present(): Instance {
+    return this.presented ?? presentInstance(this.scope, this.rec, this.tags);
+  }
+}
+
+/**
+ * A reservation's instances, presented one by one as the XML serializer iterates them (it walks
+ * any iterable list), so that each is garbage as soon as it is written.
+ */
+class PresentedInstances implements Iterable<Instance> {
+  constructor(private readonly views: readonly InstanceView[]) {}
+
+  *[Symbol.iterator](): Iterator<Instance> {
+    for (const v of this.views) yield v.present();
+  }
+
+  toJSON(): Instance[] {
+    return [...this];
+  }
 }
 
 const nics = (v: InstanceView) => v.inst.NetworkInterfaces ?? [];
@@ -127,10 +160,7 @@ export async function instanceViews(
   }
   recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
   const tags = await tagSets(ctx, recs.map((r) => r.InstanceId));
-  return recs.map((rec) => {
-    const t = tags.get(rec.InstanceId) ?? [];
-    return { rec, tags: t, inst: presentInstance(ctx.scope, rec, t) };
-  });
+  return recs.map((rec) => new InstanceView(ctx.scope, rec, tags.get(rec.InstanceId) ?? []));
 }
 
 const hasWildcard = (values: readonly string[]) => values.some((v) => /[*?\\]/.test(v));
@@ -178,15 +208,16 @@ export async function describeInstances(input: DescribeInstancesRequest, ctx: Re
 
 /** Reservations in order of their first instance, each with its instances in launch order. */
 function groupByReservation(views: readonly InstanceView[]): Reservation[] {
-  const byId = new Map<string, Reservation>();
+  const byId = new Map<string, { first: InstanceRecord; views: InstanceView[] }>();
   for (const v of views) {
-    let r = byId.get(v.rec.ReservationId);
-    if (!r) {
-      r = { ReservationId: v.rec.ReservationId, OwnerId: v.rec.OwnerId, Groups: [], Instances: [] };
-      byId.set(v.rec.ReservationId, r);
-    }
-    r.Instances!.push(v.inst);
+    const r = byId.get(v.rec.ReservationId);
+    if (r) r.views.push(v);
+    else byId.set(v.rec.ReservationId, { first: v.rec, views: [v] });
   }
-  for (const r of byId.values()) r.Instances!.sort((a, b) => a.AmiLaunchIndex! - b.AmiLaunchIndex!);
-  return [...byId.values()];
+  return [...byId.values()].map(({ first, views: members }) => {
+    members.sort((a, b) => a.rec.AmiLaunchIndex - b.rec.AmiLaunchIndex);
+    // The serializer iterates the list; the SDK's type says array.
+    const instances = new PresentedInstances(members) as unknown as Instance[];
+    return { ReservationId: first.ReservationId, OwnerId: first.OwnerId, Groups: [], Instances: instances };
+  });
 }

@@ -1,6 +1,6 @@
 /** The composition root: builds the store, driver, reconcilers, services and the HTTP listener. */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { REGION_NAMES } from './catalog/regions.js';
 import type { ComputeDriver } from './compute/driver.js';
 import { chooseDriver } from './compute/ns/setup.js';
@@ -34,7 +34,9 @@ export function openStore(dataDir: string): Store {
 /** How often the reconciler looks again at an instance in transition on a driver that cannot say when it is due (ns). */
 const NS_POLL_MS = 100;
 
-export async function startNimbus(config: Config, opts: { clock?: Clock; log?: (line: string) => void } = {}): Promise<Nimbus> {
+export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (line: string) => void } = {}): Promise<Nimbus> {
+  // Absolute once and for all: crun and the instances' bundles resolve paths from other directories.
+  const config: Config = { ...given, dataDir: resolve(given.dataDir) };
   const log = opts.log ?? ((line: string) => console.log(line));
   const clock = opts.clock ?? systemClock;
   const store = openStore(config.dataDir);

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand, type Instance, type InstanceStateName } from '@aws-sdk/client-ec2';
 import { cgroupDirs, detectCgroups } from '../../src/compute/ns/cgroups.js';
 import { containerId, NsDriver, nsSupport } from '../../src/compute/ns/driver.js';
@@ -38,7 +38,8 @@ export class NsApi {
 
   constructor(extraArgs: string[] = []) {
     this.nimbus = new NimbusProcess({
-      dataDir: this.dataDir, driver: 'ns', args: ['--ns-cgroup-parent', this.cgroupParent, '--ns-stop-timeout-ms', '5000', ...extraArgs],
+      // Relative, as `npm start`'s default `.nimbus` is: crun and the bundles must still find it.
+      dataDir: relative(process.cwd(), this.dataDir), driver: 'ns', args: ['--ns-cgroup-parent', this.cgroupParent, '--ns-stop-timeout-ms', '5000', ...extraArgs],
     });
   }
 

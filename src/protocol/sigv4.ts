@@ -127,12 +127,6 @@ const escapeUri = (s: string) =>
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 const PRESIGN_PARAMS = /^X-Amz-Signature$/;
 
-/**
- * Recomputes the signature with the given secret and compares it with the one sent. The canonical
- * request is assembled from the official signer's own pieces (canonical query and headers, signing
- * key derivation with its cache); the request itself is never cloned, so the cost stays linear in
- * its size whatever a client sends.
- */
 /** Derived signing keys: four HMACs that are the same for a credential all day, so kept. */
 const signingKeys = new Map<string, Buffer>();
 
@@ -148,6 +142,11 @@ function signingKey(secretAccessKey: string, shortDate: string, region: string, 
   return key;
 }
 
+/**
+ * Recomputes the signature with the given secret and compares it with the one sent. The canonical
+ * request is assembled from the official signer's own pieces (canonical query and headers); the
+ * request itself is never cloned, so the cost stays linear in its size whatever a client sends.
+ */
 export async function signatureMatches(req: WireRequest, id: SignedIdentity, secretAccessKey: string): Promise<boolean> {
   const signed = new Set(id.signedHeaders);
   if (!id.presigned && !signed.has('x-amz-date')) return false;

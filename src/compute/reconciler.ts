@@ -314,7 +314,7 @@ export function decide(rec: InstanceRecord, actual: ActualState, now: number, re
       if (actual === 'stopped') return { advance: instanceInitiatedShutdown, waiting: false };
       return settled;
     case 'stopping':
-      if (actual === 'stopped' || actual === 'absent') return { advance: (r, _t, store) => completeStop(store, r), waiting: false };
+      if (actual === 'stopped' || actual === 'absent') return { advance: (r, _t, store, scope) => completeStop(store, scope, r), waiting: false };
       if (actual === 'running' || actual === 'starting') return { step: rec.forceStop ? 'force-stop' : 'stop', waiting: true };
       if (actual === 'stopping' && rec.forceStop) return { step: 'force-stop', waiting: true };
       return wait;

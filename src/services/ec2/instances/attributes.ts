@@ -10,7 +10,7 @@ import { incorrectInstanceState } from '../common/errors.js';
 import { replacementGroups } from '../vpc/index.js';
 import { checkMetadataOptions } from './launch.js';
 import { loadInstance } from './lookup.js';
-import { groupsOf } from './present.js';
+import { ENI_KIND, groupIdentifiers, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { saveInstance, type InstanceRecord, type StoredMetadataOptions } from './record.js';
 import { checkUserDataSize, decodeUserData } from './user-data.js';
 
@@ -19,7 +19,8 @@ type AttributeName =
   | 'instanceInitiatedShutdownBehavior' | 'rootDeviceName' | 'blockDeviceMapping' | 'productCodes' | 'sourceDestCheck'
   | 'groupSet' | 'ebsOptimized' | 'sriovNetSupport' | 'enaSupport' | 'enclaveOptions';
 
-const READERS: Record<AttributeName, (r: InstanceRecord, ctx: RequestContext) => InstanceAttribute> = {
+/** Each attribute from the instance and its primary interface (which holds its groups and source/dest check). */
+const READERS: Record<AttributeName, (r: InstanceRecord, eni: NetworkInterfaceRecord) => InstanceAttribute> = {
   instanceType: (r) => ({ InstanceType: { Value: r.InstanceType } }),
   kernel: (r) => ({ KernelId: r.KernelId ? { Value: r.KernelId } : {} }),
   ramdisk: (r) => ({ RamdiskId: r.RamdiskId ? { Value: r.RamdiskId } : {} }),
@@ -35,8 +36,8 @@ const READERS: Record<AttributeName, (r: InstanceRecord, ctx: RequestContext) =>
     })),
   }),
   productCodes: () => ({ ProductCodes: [] }),
-  sourceDestCheck: (r) => ({ SourceDestCheck: { Value: r.SourceDestCheck } }),
-  groupSet: (r) => ({ Groups: groupsOf(r) }),
+  sourceDestCheck: (_r, eni) => ({ SourceDestCheck: { Value: eni.SourceDestCheck } }),
+  groupSet: (_r, eni) => ({ Groups: groupIdentifiers(eni) }),
   ebsOptimized: (r) => ({ EbsOptimized: { Value: r.EbsOptimized } }),
   sriovNetSupport: () => ({ SriovNetSupport: {} }),
   enaSupport: (r) => ({ EnaSupport: { Value: r.EnaSupport } }),
@@ -50,7 +51,7 @@ export async function describeInstanceAttribute(input: DescribeInstanceAttribute
   const reader = Object.hasOwn(READERS, name) ? READERS[name as AttributeName] : undefined;
   if (!reader) throw unknownAttribute(name);
   const rec = await loadInstance(ctx, input.InstanceId!);
-  return { InstanceId: rec.InstanceId, ...reader(rec, ctx) };
+  return { InstanceId: rec.InstanceId, ...reader(rec, await primaryInterface(ctx, rec)) };
 }
 
 /** One change, normalised from either form: a typed member, or `Attribute` + `Value`. */
@@ -71,8 +72,22 @@ export async function modifyInstanceAttribute(input: ModifyInstanceAttributeRequ
   if (STOPPED_ONLY.has(change.name) && rec.state !== 'stopped') {
     throw new ApiError('IncorrectInstanceState', `The instance '${rec.InstanceId}' is not in the 'stopped' state.`);
   }
-  await applyChange(ctx, rec, change);
+  if (change.name === 'sourceDestCheck' || change.name === 'groupSet') {
+    const eni = await primaryInterface(ctx, rec);
+    if (change.name === 'groupSet') eni.Groups = await replacementGroups(ctx, rec.VpcId, change.value);
+    else eni.SourceDestCheck = change.value === true;
+    await ctx.store.put(ENI_KIND, ctx.scope, eni.NetworkInterfaceId, eni);
+    ctx.plane.kick();
+    return;
+  }
+  await applyChange(rec, change as Exclude<AttributeChange, { name: 'sourceDestCheck' | 'groupSet' }>);
   await saveInstance(ctx.store, ctx.scope, rec);
+}
+
+async function primaryInterface(ctx: RequestContext, rec: InstanceRecord): Promise<NetworkInterfaceRecord> {
+  const eni = await ctx.store.get<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, rec.NetworkInterfaceId);
+  if (!eni) throw incorrectInstanceState(rec.InstanceId, rec.state, 'modified');
+  return eni;
 }
 
 function requestedChange(input: ModifyInstanceAttributeRequest): AttributeChange {
@@ -123,7 +138,7 @@ function fromAttributeValue(attribute: string, value: string | undefined): Attri
   }
 }
 
-async function applyChange(ctx: RequestContext, rec: InstanceRecord, c: AttributeChange): Promise<void> {
+async function applyChange(rec: InstanceRecord, c: Exclude<AttributeChange, { name: 'sourceDestCheck' | 'groupSet' }>): Promise<void> {
   switch (c.name) {
     case 'instanceType': return changeInstanceType(rec, c.value);
     case 'kernel': rec.KernelId = c.value; return;
@@ -136,14 +151,12 @@ async function applyChange(ctx: RequestContext, rec: InstanceRecord, c: Attribut
       return;
     case 'disableApiTermination': rec.DisableApiTermination = c.value; return;
     case 'disableApiStop': rec.DisableApiStop = c.value; return;
-    case 'sourceDestCheck': rec.SourceDestCheck = c.value; return;
     case 'ebsOptimized': rec.EbsOptimized = c.value; return;
     case 'enaSupport': rec.EnaSupport = c.value; return;
     case 'userData':
       checkUserDataSize(c.value);
       rec.UserData = c.value.length ? c.value.toString('base64') : undefined;
       return;
-    case 'groupSet': rec.SecurityGroups = await replacementGroups(ctx, rec.VpcId, c.value); return;
     case 'blockDeviceMapping':
       for (const m of c.value) {
         const device = rec.BlockDeviceMappings.find((d) => d.DeviceName === m.DeviceName);

@@ -8,6 +8,7 @@ import { paginate } from '../common/pagination.js';
 import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, loadInstances } from './lookup.js';
 import { presentInstance } from './present.js';
+import { ENI_KIND, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { INSTANCE_KIND, type InstanceRecord } from './record.js';
 
 /**
@@ -22,6 +23,7 @@ export class InstanceView {
     private readonly scope: Scope,
     readonly rec: InstanceRecord,
     readonly tags: Tag[],
+    private readonly enis: readonly NetworkInterfaceRecord[],
   ) {}
 
   get inst(): Instance {
@@ -30,7 +32,7 @@ export class InstanceView {
 
   /** The presented form, without keeping it. */
   present(): Instance {
-    return this.presented ?? presentInstance(this.scope, this.rec, this.tags);
+    return this.presented ?? presentInstance(this.scope, this.rec, this.tags, this.enis);
   }
 }
 
@@ -160,7 +162,15 @@ export async function instanceViews(
   }
   recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
   const tags = await tagSets(ctx, recs.map((r) => r.InstanceId));
-  return recs.map((rec) => new InstanceView(ctx.scope, rec, tags.get(rec.InstanceId) ?? []));
+  const enis = await interfacesOf(ctx, recs);
+  return recs.map((rec) => new InstanceView(ctx.scope, rec, tags.get(rec.InstanceId) ?? [], enis(rec)));
+}
+
+/** The attached interfaces of many instances, read in one batch. */
+async function interfacesOf(ctx: RequestContext, recs: readonly InstanceRecord[]) {
+  const all = await ctx.store.getMany<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, recs.flatMap((r) => r.networkInterfaceIds));
+  const byId = new Map(all.map((e) => [e.NetworkInterfaceId, e]));
+  return (rec: InstanceRecord) => rec.networkInterfaceIds.flatMap((id) => byId.get(id) ?? []);
 }
 
 const hasWildcard = (values: readonly string[]) => values.some((v) => /[*?\\]/.test(v));

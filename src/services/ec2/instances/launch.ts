@@ -14,7 +14,8 @@ import { findImage } from '../images.js';
 import { findKeyPair } from '../key-pairs.js';
 import { saveLaunchVolumes } from '../volumes/record.js';
 import { launchGroups, launchSubnet } from '../vpc/index.js';
-import { allocatePrivateIp, allocatePublicIp, newMacAddress } from './addresses.js';
+import { createInterface } from '../network-interfaces/create.js';
+import type { NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { presentInstance } from './present.js';
 import {
   CAPACITY_STATES, INSTANCE_KIND, PENDING_REASON, saveInstance, type InstanceRecord, type StoredBlockDevice, type StoredMetadataOptions,
@@ -75,8 +76,6 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
     PlacementGroupName: input.Placement?.GroupName || undefined,
     VpcId: subnet.VpcId,
     SubnetId: subnet.SubnetId,
-    SecurityGroups: groups,
-    SourceDestCheck: true,
     Architecture: image.Architecture ?? 'x86_64',
     Platform: image.Platform,
     PlatformDetails: image.PlatformDetails ?? 'Linux/UNIX',
@@ -107,33 +106,43 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
   const mapPublicIp = nic?.AssociatePublicIpAddress ?? subnet.MapPublicIpOnLaunch ?? false;
   const devices = blockDevices(image, input.BlockDeviceMappings);
 
-  const records: InstanceRecord[] = [];
+  const records: { rec: InstanceRecord; enis: NetworkInterfaceRecord[] }[] = [];
   for (let i = 0; i < count; i++) {
     const id = newId('i');
+    const primary = await createInterface(ctx, {
+      subnet,
+      groups,
+      description: nic?.Description,
+      privateIp,
+      secondaryCount: nic?.SecondaryPrivateIpAddressCount,
+      publicIp: mapPublicIp,
+      attachment: {
+        InstanceId: id, InstanceOwnerId: ctx.accountId, DeviceIndex: 0, AttachTime: template.LaunchTime,
+        DeleteOnTermination: nic?.DeleteOnTermination ?? true,
+      },
+    });
     const rec: InstanceRecord = {
       ...template,
       InstanceId: id,
       AmiLaunchIndex: i,
-      PrivateIpAddress: await allocatePrivateIp(ctx.store, ctx.scope, subnet, id, privateIp),
-      PublicIpAddress: mapPublicIp ? await allocatePublicIp(ctx.store, id) : undefined,
-      NetworkInterfaceId: newId('eni'),
-      AttachmentId: newId('eni-attach'),
-      MacAddress: newMacAddress(),
+      PrivateIpAddress: primary.PrivateIpAddresses[0]!.PrivateIpAddress,
+      NetworkInterfaceId: primary.NetworkInterfaceId,
+      networkInterfaceIds: [primary.NetworkInterfaceId],
       BlockDeviceMappings: devices.map((d) => ({ ...d, VolumeId: newId('vol'), AttachTime: template.LaunchTime })),
     };
     await saveInstance(ctx.store, ctx.scope, rec);
     await saveLaunchVolumes(ctx.store, ctx.scope, rec);
     await addTags(ctx, id, 'instance', instanceTags);
     for (const d of rec.BlockDeviceMappings) await addTags(ctx, d.VolumeId, 'volume', volumeTags);
-    await addTags(ctx, rec.NetworkInterfaceId, 'network-interface', eniTags);
-    records.push(rec);
+    await addTags(ctx, primary.NetworkInterfaceId, 'network-interface', eniTags);
+    records.push({ rec, enis: [primary] });
   }
   ctx.plane.kick();
   return {
     ReservationId: template.ReservationId,
     OwnerId: ctx.accountId,
     Groups: [],
-    Instances: records.map((r) => presentInstance(ctx.scope, r, instanceTags)),
+    Instances: records.map((r) => presentInstance(ctx.scope, r.rec, instanceTags, r.enis)),
   };
 }
 

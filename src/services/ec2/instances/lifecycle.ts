@@ -9,7 +9,7 @@ import type {
 import { ApiError } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
 import { incorrectInstanceState } from '../common/errors.js';
-import { allocatePublicIp } from './addresses.js';
+import { assignPublicAddresses } from '../network-interfaces/lifecycle.js';
 import { capacityInUse, instanceLimitExceeded } from './launch.js';
 import { loadInstances } from './lookup.js';
 import { stateOf } from './present.js';
@@ -49,7 +49,7 @@ export async function startInstances(input: StartInstancesRequest, ctx: RequestC
       r.state = 'pending';
       r.StateTransitionReason = '';
       r.StateReason = PENDING_REASON;
-      r.PublicIpAddress = await allocatePublicIp(ctx.store, r.InstanceId);
+      await assignPublicAddresses(ctx.store, ctx.scope, r);
     }),
   };
 }

@@ -1,20 +1,26 @@
 /** An instance record as EC2 shows it: the SDK's Instance shape with every member EC2 returns. */
-import type { GroupIdentifier, Instance, InstanceState } from '@aws-sdk/client-ec2';
+import type { Instance, InstanceState } from '@aws-sdk/client-ec2';
 import type { Scope, Tag } from '../../../store/store.js';
-import { privateDnsName, STATE_CODES, type InstanceRecord } from './record.js';
+import {
+  groupIdentifiers, presentInstanceInterface, primaryAddress, type NetworkInterfaceRecord,
+} from '../network-interfaces/record.js';
+import { ipDnsName, privateDnsName, STATE_CODES, type InstanceRecord } from './record.js';
 
 export function stateOf(rec: InstanceRecord): InstanceState {
   return { Code: STATE_CODES[rec.state], Name: rec.state };
 }
 
-export function groupsOf(rec: InstanceRecord): GroupIdentifier[] {
-  return rec.SecurityGroups.map((g) => ({ GroupId: g.GroupId, GroupName: g.GroupName }));
-}
-
-export function presentInstance(scope: Scope, rec: InstanceRecord, tags: readonly Tag[] | undefined): Instance {
+/**
+ * The instance with its attached interfaces (`enis`, the primary first): the instance's groups,
+ * source/dest check and public address are its primary interface's.
+ */
+export function presentInstance(
+  scope: Scope, rec: InstanceRecord, tags: readonly Tag[] | undefined, enis: readonly NetworkInterfaceRecord[],
+): Instance {
   const gone = rec.state === 'terminated';
   const dns = gone ? '' : privateDnsName(scope.region, rec);
-  const groups = groupsOf(rec);
+  const primary = enis.find((e) => e.NetworkInterfaceId === rec.NetworkInterfaceId);
+  const groups = primary ? groupIdentifiers(primary) : [];
   const out: Instance = {
     InstanceId: rec.InstanceId,
     ImageId: rec.ImageId,
@@ -49,7 +55,7 @@ export function presentInstance(scope: Scope, rec: InstanceRecord, tags: readonl
     ClientToken: rec.ClientToken ?? '',
     Tags: tags && tags.length ? [...tags] : undefined,
     SecurityGroups: gone ? [] : groups,
-    SourceDestCheck: gone ? undefined : rec.SourceDestCheck,
+    SourceDestCheck: gone ? undefined : primary?.SourceDestCheck,
     Hypervisor: rec.Hypervisor as Instance['Hypervisor'],
     EbsOptimized: rec.EbsOptimized,
     EnaSupport: rec.EnaSupport,
@@ -74,41 +80,9 @@ export function presentInstance(scope: Scope, rec: InstanceRecord, tags: readonl
     out.SubnetId = rec.SubnetId;
     out.VpcId = rec.VpcId;
     out.PrivateIpAddress = rec.PrivateIpAddress;
-    if (rec.PublicIpAddress) out.PublicIpAddress = rec.PublicIpAddress;
-    out.NetworkInterfaces = [
-      {
-        Attachment: {
-          AttachTime: new Date(rec.LaunchTime),
-          AttachmentId: rec.AttachmentId,
-          DeleteOnTermination: true,
-          DeviceIndex: 0,
-          Status: 'attached',
-          NetworkCardIndex: 0,
-        },
-        Description: '',
-        Groups: groups,
-        Ipv6Addresses: [],
-        MacAddress: rec.MacAddress,
-        NetworkInterfaceId: rec.NetworkInterfaceId,
-        OwnerId: rec.OwnerId,
-        PrivateDnsName: dns,
-        PrivateIpAddress: rec.PrivateIpAddress,
-        PrivateIpAddresses: [
-          {
-            Primary: true,
-            PrivateDnsName: dns,
-            PrivateIpAddress: rec.PrivateIpAddress,
-            Association: rec.PublicIpAddress ? { IpOwnerId: 'amazon', PublicDnsName: '', PublicIp: rec.PublicIpAddress } : undefined,
-          },
-        ],
-        Association: rec.PublicIpAddress ? { IpOwnerId: 'amazon', PublicDnsName: '', PublicIp: rec.PublicIpAddress } : undefined,
-        SourceDestCheck: rec.SourceDestCheck,
-        Status: 'in-use',
-        SubnetId: rec.SubnetId,
-        VpcId: rec.VpcId,
-        InterfaceType: 'interface',
-      },
-    ];
+    const publicIp = primary && primaryAddress(primary).association?.PublicIp;
+    if (publicIp) out.PublicIpAddress = publicIp;
+    out.NetworkInterfaces = enis.map((eni) => presentInstanceInterface(eni, (ip) => ipDnsName(scope.region, ip)));
   } else {
     out.NetworkInterfaces = [];
   }

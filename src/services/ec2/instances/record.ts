@@ -61,16 +61,16 @@ export interface InstanceRecord {
   AvailabilityZone: string;
   Tenancy: 'default' | 'dedicated' | 'host';
   PlacementGroupName?: string;
+  /** The primary interface's VPC, subnet, id and primary address: fixed for the instance's life. */
   VpcId: string;
   SubnetId: string;
   PrivateIpAddress: string;
-  PublicIpAddress?: string;
   NetworkInterfaceId: string;
-  AttachmentId: string;
-  MacAddress: string;
-  /** The interface's groups with their names (EC2 never renames a group). */
-  SecurityGroups: { GroupId: string; GroupName: string }[];
-  SourceDestCheck: boolean;
+  /**
+   * Every attached interface, the primary first: an index over the ENI records' attachments (which
+   * hold everything else about them), kept in the same transaction as they change.
+   */
+  networkInterfaceIds: string[];
   Architecture: string;
   Platform?: string;
   PlatformDetails: string;
@@ -144,6 +144,14 @@ export async function saveInstance(store: StoreLike, scope: Scope, rec: Instance
  * `i-….ec2.internal` with resource-name hostnames), `….REGION.compute.internal` elsewhere.
  */
 export function privateDnsName(region: string, rec: Pick<InstanceRecord, 'PrivateIpAddress' | 'InstanceId' | 'HostnameType'>): string {
-  const host = rec.HostnameType === 'resource-name' ? rec.InstanceId : `ip-${rec.PrivateIpAddress.replaceAll('.', '-')}`;
+  return rec.HostnameType === 'resource-name' ? internalName(region, rec.InstanceId) : ipDnsName(region, rec.PrivateIpAddress);
+}
+
+/** The private DNS name of an address: `ip-10-0-0-5.ec2.internal`. */
+export function ipDnsName(region: string, ip: string): string {
+  return internalName(region, `ip-${ip.replaceAll('.', '-')}`);
+}
+
+function internalName(region: string, host: string): string {
   return region === 'us-east-1' ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
 }

@@ -5,7 +5,7 @@
 import type { Store } from '../../../store/store.js';
 import type { Scope } from '../../../store/store.js';
 import { releaseInstanceVolumes } from '../volumes/record.js';
-import { releasePrivateIp, releasePublicIp } from './addresses.js';
+import { releaseInterfaces, releasePublicAddresses } from '../network-interfaces/lifecycle.js';
 import { INSTANCE_KIND, WORK_KIND, type InstanceRecord } from './record.js';
 
 /** pending → running. */
@@ -17,17 +17,16 @@ export function completeStart(rec: InstanceRecord, now: Date): void {
 }
 
 /** stopping → stopped: the public address goes back to the pool (a new one comes on start). */
-export async function completeStop(store: Store, rec: InstanceRecord): Promise<void> {
+export async function completeStop(store: Store, scope: Scope, rec: InstanceRecord): Promise<void> {
   rec.state = 'stopped';
   rec.forceStop = undefined;
   rec.rebootRequested = undefined;
   rec.runningSince = undefined;
-  if (rec.PublicIpAddress) await releasePublicIp(store, rec.PublicIpAddress);
-  rec.PublicIpAddress = undefined;
+  await releasePublicAddresses(store, scope, rec);
 }
 
 /**
- * shutting-down → terminated: every address is released, each volume deleted or detached as its
+ * shutting-down → terminated: the interfaces are deleted or detached, each volume deleted or detached as its
  * DeleteOnTermination says; the record stays visible for a while.
  */
 export async function completeTerminate(store: Store, scope: Scope, rec: InstanceRecord, now: Date): Promise<void> {
@@ -35,17 +34,14 @@ export async function completeTerminate(store: Store, scope: Scope, rec: Instanc
   rec.terminatedAt = now.toISOString();
   rec.runningSince = undefined;
   rec.rebootRequested = undefined;
-  if (rec.PublicIpAddress) await releasePublicIp(store, rec.PublicIpAddress);
-  rec.PublicIpAddress = undefined;
-  await releasePrivateIp(store, scope, rec.SubnetId, rec.PrivateIpAddress);
+  await releaseInterfaces(store, scope, rec);
   await releaseInstanceVolumes(store, scope, rec);
 }
 
-/** A terminated instance past its retention: gone, with its tags and those of its volumes and interface. */
+/** A terminated instance past its retention: gone, with its tags and those of its volumes. */
 export async function forgetInstance(store: Store, scope: Scope, rec: InstanceRecord): Promise<void> {
   await store.remove(INSTANCE_KIND, scope, rec.InstanceId);
   await store.remove(WORK_KIND, scope, rec.InstanceId);
   await store.deleteAllTags(scope, rec.InstanceId);
-  await store.deleteAllTags(scope, rec.NetworkInterfaceId);
   for (const d of rec.BlockDeviceMappings) if (d.DeleteOnTermination) await store.deleteAllTags(scope, d.VolumeId);
 }

@@ -9,7 +9,7 @@ import { newId } from '../../../util/ids.js';
 import type { Handler, RequestContext } from '../../context.js';
 import type { FilterFields } from '../common/filters.js';
 import { addTags, tagsFromSpecifications } from '../common/tagging.js';
-import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
+import { ENI_KIND, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { ensureDefaultVpc } from './default-vpc.js';
 import { describe, tagsOrUndefined } from './describe.js';
 import { GATEWAY_ATTACHED, inVpc, KINDS, requireOne, type InternetGatewayRecord, type VpcRecord } from './records.js';
@@ -69,7 +69,7 @@ async function detachInternetGateway(input: DetachInternetGatewayRequest, ctx: R
     throw new ApiError('Gateway.NotAttached', `resource ${igw.InternetGatewayId} is not attached to network ${vpc.VpcId}`);
   }
   // Public addresses are reachable only through the gateway: EC2 keeps it while any is mapped.
-  const mapped = (await inVpc<InstanceRecord>(ctx, INSTANCE_KIND, vpc.VpcId)).some((i) => i.state !== 'terminated' && i.PublicIpAddress);
+  const mapped = (await inVpc<NetworkInterfaceRecord>(ctx, ENI_KIND, vpc.VpcId)).some((e) => e.PrivateIpAddresses.some((a) => a.association));
   if (mapped) {
     throw new ApiError(
       'DependencyViolation',

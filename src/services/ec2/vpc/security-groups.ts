@@ -13,7 +13,7 @@ import type { Handler, RequestContext } from '../../context.js';
 import { checkIds, notFound } from '../common/errors.js';
 import type { FilterFields } from '../common/filters.js';
 import { addTags, tagsFromSpecifications } from '../common/tagging.js';
-import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
+import { ENI_KIND, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { saveSecurityGroup } from './builders.js';
 import { ensureDefaultVpc, findDefaultVpc } from './default-vpc.js';
 import { describe, tagsOrUndefined } from './describe.js';
@@ -148,8 +148,8 @@ async function deleteSecurityGroup(input: DeleteSecurityGroupRequest, ctx: Reque
   }
   const others = (await ctx.store.list<SecurityGroupRecord>(KINDS.securityGroup, ctx.scope)).filter((g) => g.GroupId !== id);
   if (others.some((g) => g.rules.some((r) => r.ReferencedGroupInfo?.GroupId === id))) throw dependent(id);
-  const instances = await ctx.store.list<InstanceRecord>(INSTANCE_KIND, ctx.scope);
-  if (instances.some((i) => i.state !== 'terminated' && i.SecurityGroups.some((g) => g.GroupId === id))) throw dependent(id);
+  const interfaces = await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope);
+  if (interfaces.some((e) => e.Groups.some((g) => g.GroupId === id))) throw dependent(id);
   for (const r of group.rules) await removeWithTags(ctx, KINDS.securityGroupRule, r.SecurityGroupRuleId);
   await removeWithTags(ctx, KINDS.securityGroup, id);
   return { Return: true, GroupId: id };

@@ -34,13 +34,14 @@ function usableRange(cidr: string): { first: number; last: number; base: number;
   return { base, size, first: base + 4, last: base + size - 2 };
 }
 
+/** Who holds an address: the interface (or Elastic IP allocation) it belongs to. */
 interface AddressHolder {
-  instanceId: string;
+  holder: string;
 }
 
 /** Reserves a private address in the subnet: the one asked for, or a free one. */
 export async function allocatePrivateIp(
-  store: Store, scope: Scope, subnet: { SubnetId: string; CidrBlock: string }, instanceId: string, wanted?: string,
+  store: Store, scope: Scope, subnet: { SubnetId: string; CidrBlock: string }, holder: string, wanted?: string,
 ): Promise<string> {
   const range = usableRange(subnet.CidrBlock);
   const key = (ip: number) => `${subnet.SubnetId}/${intToIp(ip)}`;
@@ -54,7 +55,7 @@ export async function allocatePrivateIp(
       throw invalidParameterValue(`Address ${wanted} is reserved by AWS and cannot be used in this subnet`);
     }
     if (await store.get(PRIVATE_IP_KIND, scope, key(n))) throw new ApiError('InvalidIPAddress.InUse', `Address ${wanted} is in use.`);
-    await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, key(n), { instanceId });
+    await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, key(n), { holder });
     return wanted;
   }
   const span = range.last - range.first + 1;
@@ -62,13 +63,13 @@ export async function allocatePrivateIp(
   for (let i = 0; i < 8; i++) {
     const n = range.first + randomInt(span);
     if (!(await store.get(PRIVATE_IP_KIND, scope, key(n)))) {
-      await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, key(n), { instanceId });
+      await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, key(n), { holder });
       return intToIp(n);
     }
   }
   for (let n = range.first; n <= range.last; n++) {
     if (!(await store.get(PRIVATE_IP_KIND, scope, key(n)))) {
-      await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, key(n), { instanceId });
+      await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, key(n), { holder });
       return intToIp(n);
     }
   }
@@ -82,14 +83,14 @@ export async function releasePrivateIp(store: Store, scope: Scope, subnetId: str
   await store.remove(PRIVATE_IP_KIND, scope, `${subnetId}/${ip}`);
 }
 
-export async function allocatePublicIp(store: Store, instanceId: string): Promise<string> {
+export async function allocatePublicIp(store: Store, holder: string): Promise<string> {
   for (let i = 0; i < 64; i++) {
     // Skip the pool's network and broadcast-looking addresses (x.x.x.0 and x.x.x.255).
     const n = PUBLIC_POOL.base + randomInt(PUBLIC_POOL.size);
     if (n % 256 === 0 || n % 256 === 255) continue;
     const ip = intToIp(n);
     if (!(await store.get(PUBLIC_IP_KIND, HOST_SCOPE, ip))) {
-      await store.put<AddressHolder>(PUBLIC_IP_KIND, HOST_SCOPE, ip, { instanceId });
+      await store.put<AddressHolder>(PUBLIC_IP_KIND, HOST_SCOPE, ip, { holder });
       return ip;
     }
   }

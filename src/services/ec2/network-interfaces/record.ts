@@ -1,0 +1,145 @@
+/**
+ * The stored form of an elastic network interface. An ENI owns every mutable piece of an
+ * instance's networking: its private addresses and what public address each maps to, its groups,
+ * source/dest check and attachment. Instances only list the ids of the interfaces attached to them.
+ */
+import type { GroupIdentifier, InstanceNetworkInterface, NetworkInterface } from '@aws-sdk/client-ec2';
+import type { Tag } from '../../../store/store.js';
+
+export const ENI_KIND = 'network-interface';
+
+/** A public address mapped to one private address: an auto-assigned one (`amazon`) or an Elastic IP. */
+export interface IpAssociation {
+  PublicIp: string;
+  /** `amazon` for an auto-assigned address, the account for an Elastic IP. */
+  IpOwnerId: string;
+  AllocationId?: string;
+  AssociationId?: string;
+}
+
+export interface StoredPrivateIp {
+  PrivateIpAddress: string;
+  Primary: boolean;
+  association?: IpAssociation;
+}
+
+export interface StoredAttachment {
+  AttachmentId: string;
+  InstanceId: string;
+  InstanceOwnerId: string;
+  DeviceIndex: number;
+  AttachTime: string;
+  DeleteOnTermination: boolean;
+}
+
+export interface NetworkInterfaceRecord {
+  NetworkInterfaceId: string;
+  OwnerId: string;
+  VpcId: string;
+  SubnetId: string;
+  AvailabilityZone: string;
+  Description: string;
+  MacAddress: string;
+  PrivateIpAddresses: StoredPrivateIp[];
+  Ipv6Addresses: string[];
+  Groups: { GroupId: string; GroupName: string }[];
+  SourceDestCheck: boolean;
+  Attachment?: StoredAttachment;
+  /**
+   * Whether the interface gets an address from the public pool whenever its instance starts
+   * (launched with a public IP as the primary interface); an Elastic IP takes its place.
+   */
+  autoPublicIp: boolean;
+}
+
+export function primaryAddress(eni: NetworkInterfaceRecord): StoredPrivateIp {
+  return eni.PrivateIpAddresses.find((a) => a.Primary) ?? eni.PrivateIpAddresses[0]!;
+}
+
+export function groupIdentifiers(eni: NetworkInterfaceRecord): GroupIdentifier[] {
+  return eni.Groups.map((g) => ({ GroupId: g.GroupId, GroupName: g.GroupName }));
+}
+
+function presentAssociation(a: IpAssociation | undefined) {
+  if (!a) return undefined;
+  return { IpOwnerId: a.IpOwnerId, PublicDnsName: '', PublicIp: a.PublicIp, AllocationId: a.AllocationId, AssociationId: a.AssociationId };
+}
+
+/** An interface as DescribeInstances shows it inside its instance. */
+export function presentInstanceInterface(eni: NetworkInterfaceRecord, dnsName: (ip: string) => string): InstanceNetworkInterface {
+  const primary = primaryAddress(eni);
+  const att = eni.Attachment!;
+  return {
+    Attachment: {
+      AttachTime: new Date(att.AttachTime),
+      AttachmentId: att.AttachmentId,
+      DeleteOnTermination: att.DeleteOnTermination,
+      DeviceIndex: att.DeviceIndex,
+      Status: 'attached',
+      NetworkCardIndex: 0,
+    },
+    Description: eni.Description,
+    Groups: groupIdentifiers(eni),
+    Ipv6Addresses: eni.Ipv6Addresses.map((Ipv6Address) => ({ Ipv6Address })),
+    MacAddress: eni.MacAddress,
+    NetworkInterfaceId: eni.NetworkInterfaceId,
+    OwnerId: eni.OwnerId,
+    PrivateDnsName: dnsName(primary.PrivateIpAddress),
+    PrivateIpAddress: primary.PrivateIpAddress,
+    PrivateIpAddresses: eni.PrivateIpAddresses.map((a) => ({
+      Primary: a.Primary,
+      PrivateDnsName: dnsName(a.PrivateIpAddress),
+      PrivateIpAddress: a.PrivateIpAddress,
+      Association: presentAssociation(a.association),
+    })),
+    Association: presentAssociation(primary.association),
+    SourceDestCheck: eni.SourceDestCheck,
+    Status: 'in-use',
+    SubnetId: eni.SubnetId,
+    VpcId: eni.VpcId,
+    InterfaceType: 'interface',
+  };
+}
+
+/** An interface as DescribeNetworkInterfaces shows it. */
+export function presentNetworkInterface(eni: NetworkInterfaceRecord, tags: readonly Tag[], dnsName: (ip: string) => string): NetworkInterface {
+  const primary = primaryAddress(eni);
+  const att = eni.Attachment;
+  return {
+    Association: presentAssociation(primary.association),
+    Attachment: att
+      ? {
+          AttachTime: new Date(att.AttachTime),
+          AttachmentId: att.AttachmentId,
+          DeleteOnTermination: att.DeleteOnTermination,
+          DeviceIndex: att.DeviceIndex,
+          NetworkCardIndex: 0,
+          InstanceId: att.InstanceId,
+          InstanceOwnerId: att.InstanceOwnerId,
+          Status: 'attached',
+        }
+      : undefined,
+    AvailabilityZone: eni.AvailabilityZone,
+    Description: eni.Description,
+    Groups: groupIdentifiers(eni),
+    InterfaceType: 'interface',
+    Ipv6Addresses: eni.Ipv6Addresses.map((Ipv6Address) => ({ Ipv6Address })),
+    MacAddress: eni.MacAddress,
+    NetworkInterfaceId: eni.NetworkInterfaceId,
+    OwnerId: eni.OwnerId,
+    PrivateDnsName: dnsName(primary.PrivateIpAddress),
+    PrivateIpAddress: primary.PrivateIpAddress,
+    PrivateIpAddresses: eni.PrivateIpAddresses.map((a) => ({
+      Association: presentAssociation(a.association),
+      Primary: a.Primary,
+      PrivateDnsName: dnsName(a.PrivateIpAddress),
+      PrivateIpAddress: a.PrivateIpAddress,
+    })),
+    RequesterManaged: false,
+    SourceDestCheck: eni.SourceDestCheck,
+    Status: att ? 'in-use' : 'available',
+    SubnetId: eni.SubnetId,
+    TagSet: [...tags],
+    VpcId: eni.VpcId,
+  };
+}

@@ -24,6 +24,10 @@ export interface Config {
     routeTablesPerVpc: number;
     /** Routes per route table, the local routes not counted. */
     routesPerRouteTable: number;
+    /** Elastic IP addresses per account and region (AddressLimitExceeded). */
+    elasticIpsPerRegion: number;
+    /** Network interfaces per account and region, those of instances included. */
+    networkInterfacesPerRegion: number;
   };
   sim: {
     /** How long the sim driver takes for each transition, in ms. */
@@ -60,6 +64,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
       rulesPerNetworkAcl: 20,
       routeTablesPerVpc: 200,
       routesPerRouteTable: 50,
+      elasticIpsPerRegion: 5,
+      networkInterfacesPerRegion: 350,
     },
     sim: { pendingMs: 2000, stoppingMs: 2000, shuttingDownMs: 2000 },
     ns: { cgroupParent: 'nimbus', stopTimeoutMs: 10_000 },

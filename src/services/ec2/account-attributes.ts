@@ -7,10 +7,10 @@ import { findDefaultVpc } from './vpc/index.js';
 /** EC2's attributes in the order EC2 lists them, each with how to read its values. */
 const ATTRIBUTES: Record<string, (ctx: RequestContext) => string[] | Promise<string[]>> = {
   'supported-platforms': () => ['VPC'],
-  'vpc-max-security-groups-per-interface': () => ['5'],
-  'max-elastic-ips': () => ['5'],
+  'vpc-max-security-groups-per-interface': (ctx) => [String(ctx.plane.config.limits.securityGroupsPerInterface)],
+  'max-elastic-ips': (ctx) => [String(ctx.plane.config.limits.elasticIpsPerRegion)],
   'max-instances': (ctx) => [String(ctx.plane.config.limits.instancesPerRegion)],
-  'vpc-max-elastic-ips': () => ['5'],
+  'vpc-max-elastic-ips': (ctx) => [String(ctx.plane.config.limits.elasticIpsPerRegion)],
   // `none` once the default VPC was deleted (until CreateDefaultVpc makes another).
   'default-vpc': async (ctx) => [(await findDefaultVpc(ctx))?.VpcId ?? 'none'],
 };

@@ -3,17 +3,20 @@ import { Ec2QueryProtocol } from '../../protocol/ec2-query.js';
 import { loadModel } from '../../protocol/model.js';
 import type { Handler, ServiceDefinition } from '../context.js';
 import { handlers as accountAttributes } from './account-attributes.js';
+import { handlers as elasticIps } from './elastic-ips/index.js';
 import { handlers as images } from './images.js';
 import { handlers as instanceTypes } from './instance-types.js';
 import { handlers as instances } from './instances.js';
 import { handlers as keyPairs } from './key-pairs.js';
+import { handlers as networkInterfaces } from './network-interfaces/index.js';
 import { handlers as regions } from './regions.js';
 import { handlers as snapshots } from './snapshots/index.js';
 import { handlers as tags } from './tags.js';
 import { handlers as volumes } from './volumes/index.js';
 import { handlers as vpc } from './vpc/index.js';
 
-const modules: Record<string, Handler>[] = [regions, accountAttributes, instanceTypes, images, keyPairs, instances, tags, vpc, volumes, snapshots];
+const modules: Record<string, Handler>[] = [regions, accountAttributes, instanceTypes, images, keyPairs, instances, tags, vpc, volumes, snapshots,
+  networkInterfaces, elasticIps];
 
 export function ec2Service(): ServiceDefinition {
   const handlers: Record<string, Handler> = {};

@@ -22,6 +22,13 @@ export const RESOURCES = {
   'network-interface': {
     prefix: 'eni', noun: 'networkInterface ID', notFound: 'InvalidNetworkInterfaceID.NotFound', malformed: 'InvalidNetworkInterfaceID.Malformed',
   },
+  'network-interface-attachment': {
+    prefix: 'eni-attach', noun: 'network interface attachment ID', notFound: 'InvalidAttachmentID.NotFound', malformed: 'InvalidAttachmentID.Malformed',
+  },
+  'elastic-ip': { prefix: 'eipalloc', noun: 'allocation ID', notFound: 'InvalidAllocationID.NotFound', malformed: 'InvalidAllocationID.Malformed' },
+  'elastic-ip-association': {
+    prefix: 'eipassoc', noun: 'association ID', notFound: 'InvalidAssociationID.NotFound', malformed: 'InvalidAssociationID.Malformed',
+  },
   reservation: { prefix: 'r', noun: 'reservation ID', notFound: 'InvalidReservationID.NotFound', malformed: 'InvalidReservationID.Malformed' },
   'internet-gateway': {
     prefix: 'igw', noun: 'internetGateway ID', notFound: 'InvalidInternetGatewayID.NotFound', malformed: 'InvalidInternetGatewayID.Malformed',

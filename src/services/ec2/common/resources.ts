@@ -19,6 +19,7 @@ export const RESOURCE_TYPES_BY_PREFIX: Readonly<Record<string, ResourceType>> = 
   vpc: { kind: 'vpc', resourceType: 'vpc' },
   subnet: { kind: 'subnet', resourceType: 'subnet' },
   eni: { kind: 'network-interface', resourceType: 'network-interface' },
+  eipalloc: { kind: 'elastic-ip', resourceType: 'elastic-ip' },
   igw: { kind: 'internet-gateway', resourceType: 'internet-gateway' },
   rtb: { kind: 'route-table', resourceType: 'route-table' },
   acl: { kind: 'network-acl', resourceType: 'network-acl' },

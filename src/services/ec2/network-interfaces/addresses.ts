@@ -79,6 +79,16 @@ export async function allocatePrivateIp(
   );
 }
 
+/** The interface that holds a private address of a subnet, if any. */
+export async function privateIpHolder(store: Store, scope: Scope, subnetId: string, ip: string): Promise<string | undefined> {
+  return (await store.get<AddressHolder>(PRIVATE_IP_KIND, scope, `${subnetId}/${ip}`))?.holder;
+}
+
+/** Hands a private address that another interface holds to `holder` (AllowReassignment). */
+export async function transferPrivateIp(store: Store, scope: Scope, subnetId: string, ip: string, holder: string): Promise<void> {
+  await store.put<AddressHolder>(PRIVATE_IP_KIND, scope, `${subnetId}/${ip}`, { holder });
+}
+
 export async function releasePrivateIp(store: Store, scope: Scope, subnetId: string, ip: string): Promise<void> {
   await store.remove(PRIVATE_IP_KIND, scope, `${subnetId}/${ip}`);
 }
@@ -95,6 +105,16 @@ export async function allocatePublicIp(store: Store, holder: string): Promise<st
     }
   }
   throw new ApiError('InsufficientAddressCapacity', 'There are no free public IPv4 addresses in the pool.');
+}
+
+/** Takes one given address of the pool (recovering a released Elastic IP); undefined when it is not free. */
+export async function claimPublicIp(store: Store, holder: string, ip: string): Promise<string | undefined> {
+  if (!isIpv4(ip)) return undefined;
+  const n = ipToInt(ip);
+  if (n < PUBLIC_POOL.base || n >= PUBLIC_POOL.base + PUBLIC_POOL.size || n % 256 === 0 || n % 256 === 255) return undefined;
+  if (await store.get(PUBLIC_IP_KIND, HOST_SCOPE, ip)) return undefined;
+  await store.put<AddressHolder>(PUBLIC_IP_KIND, HOST_SCOPE, ip, { holder });
+  return ip;
 }
 
 export async function releasePublicIp(store: Store, ip: string): Promise<void> {

@@ -1,4 +1,6 @@
 /** Making an interface: its addresses from the subnet, a MAC, and (for a primary one) a public address. */
+import type { PrivateIpAddressSpecification } from '@aws-sdk/client-ec2';
+import { invalidParameterValue } from '../../../protocol/errors.js';
 import { newId } from '../../../util/ids.js';
 import type { RequestContext } from '../../context.js';
 import type { SubnetRecord } from '../vpc/records.js';
@@ -18,6 +20,39 @@ export interface InterfaceRequest {
   publicIp: boolean;
   attachment?: Omit<StoredAttachment, 'AttachmentId'>;
 }
+
+export type RequestedAddresses = Pick<InterfaceRequest, 'privateIp' | 'secondaryIps' | 'secondaryCount'>;
+
+/**
+ * The addresses a request asks for, from EC2's three ways of saying it (PrivateIpAddress,
+ * PrivateIpAddresses with one marked Primary, SecondaryPrivateIpAddressCount); with neither
+ * PrivateIpAddress nor a Primary entry, the first address listed is the primary one.
+ */
+export function requestedAddresses(
+  privateIp: string | undefined, specs: readonly PrivateIpAddressSpecification[] | undefined, count: number | undefined,
+): RequestedAddresses {
+  const listed = (specs ?? []).map((s) => {
+    if (!s.PrivateIpAddress) throw invalidParameterValue('Each PrivateIpAddresses entry must have a PrivateIpAddress.');
+    return { ip: s.PrivateIpAddress, primary: s.Primary === true };
+  });
+  const primaries = listed.filter((a) => a.primary).map((a) => a.ip);
+  if (primaries.length > 1) throw invalidParameterValue('Only one primary private IP address can be specified.');
+  if (privateIp !== undefined && primaries.length === 1 && primaries[0] !== privateIp) {
+    throw invalidParameterValue(`The primary private IP address ${primaries[0]} does not match PrivateIpAddress ${privateIp}.`);
+  }
+  const primary = privateIp ?? primaries[0] ?? listed[0]?.ip;
+  const secondaryIps = listed.map((a) => a.ip).filter((ip) => ip !== primary);
+  const all = [primary, ...secondaryIps].filter((ip) => ip !== undefined);
+  const dup = all.find((ip, i) => all.indexOf(ip) !== i);
+  if (dup !== undefined) throw invalidParameterValue(`The address ${dup} is given more than once.`);
+  if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
+    throw invalidParameterValue(`Value (${count}) for parameter secondaryPrivateIpAddressCount is invalid. Expected a value greater than 0.`);
+  }
+  return { privateIp: primary, secondaryIps, secondaryCount: count };
+}
+
+/** How many addresses an interface made from `req` will have. */
+export const addressCount = (req: RequestedAddresses) => 1 + (req.secondaryIps?.length ?? 0) + (req.secondaryCount ?? 0);
 
 export async function createInterface(ctx: RequestContext, req: InterfaceRequest): Promise<NetworkInterfaceRecord> {
   const id = newId('eni');

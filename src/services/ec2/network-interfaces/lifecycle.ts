@@ -4,7 +4,7 @@
  * DeleteOnTermination and detaches the others. Elastic IPs stay with their interface throughout.
  */
 import type { Scope, Store } from '../../../store/store.js';
-import { ELASTIC_IP_KIND, type ElasticIpRecord } from '../elastic-ips/record.js';
+import { ELASTIC_IP_KIND, endAssociation, type ElasticIpRecord } from '../elastic-ips/record.js';
 import type { InstanceRecord } from '../instances/record.js';
 import { allocatePublicIp, releasePrivateIp, releasePublicIp } from './addresses.js';
 import { ENI_KIND, primaryAddress, type NetworkInterfaceRecord } from './record.js';
@@ -57,12 +57,13 @@ export async function releaseInterfaces(store: Store, scope: Scope, rec: Instanc
 /** Removes an interface: its private addresses go back to the subnet and its Elastic IPs are disassociated. */
 export async function deleteInterface(store: Store, scope: Scope, eni: NetworkInterfaceRecord): Promise<void> {
   for (const a of eni.PrivateIpAddresses) await releasePrivateIp(store, scope, eni.SubnetId, a.PrivateIpAddress);
-  await updateElasticIps(store, scope, eni, (_a, eip) => { eip.association = undefined; });
+  await updateElasticIps(store, scope, eni, (_a, eip) => endAssociation(eip));
   await store.remove(ENI_KIND, scope, eni.NetworkInterfaceId);
   await store.deleteAllTags(scope, eni.NetworkInterfaceId);
 }
 
-async function updateElasticIps(
+/** Applies `change` to the Elastic IPs associated with any address of the interface. */
+export async function updateElasticIps(
   store: Store, scope: Scope, eni: NetworkInterfaceRecord,
   change: (a: NonNullable<ElasticIpRecord['association']>, eip: ElasticIpRecord) => void,
 ): Promise<void> {

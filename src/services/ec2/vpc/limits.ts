@@ -1,4 +1,4 @@
-/** EC2's VPC quotas (config.limits) and the error each gives when a request would pass it. */
+/** EC2's VPC and address quotas (config.limits) and the error each gives when a request would pass it. */
 import { ApiError } from '../../../protocol/errors.js';
 import type { Config } from '../../../config.js';
 import type { RequestContext } from '../../context.js';
@@ -19,6 +19,10 @@ const ERRORS: Record<VpcLimit, { code: string; message: string }> = {
   rulesPerNetworkAcl: { code: 'NetworkAclEntryLimitExceeded', message: 'The maximum number of network acl entries has been reached.' },
   routeTablesPerVpc: { code: 'RouteTableLimitExceeded', message: 'The maximum number of route tables has been reached.' },
   routesPerRouteTable: { code: 'RouteLimitExceeded', message: 'The maximum number of routes has been reached.' },
+  elasticIpsPerRegion: { code: 'AddressLimitExceeded', message: 'The maximum number of addresses has been reached.' },
+  networkInterfacesPerRegion: {
+    code: 'NetworkInterfaceLimitExceeded', message: 'The maximum number of network interfaces has been reached.',
+  },
 };
 
 /** Throws the limit's error when `inUse + adding` would pass it. */

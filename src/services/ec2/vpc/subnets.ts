@@ -10,7 +10,7 @@ import { newId } from '../../../util/ids.js';
 import type { Handler, RequestContext } from '../../context.js';
 import type { FilterFields } from '../common/filters.js';
 import { addTags, tagsFromSpecifications } from '../common/tagging.js';
-import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
+import { ENI_KIND, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { saveNewSubnet, subnetRecord } from './builders.js';
 import { cidrContains, cidrSize, cidrsOverlap, parseCidr, RESERVED_SUBNET_ADDRESSES } from './cidr.js';
 import { ensureDefaultVpc } from './default-vpc.js';
@@ -19,19 +19,16 @@ import { checkLimit } from './limits.js';
 import { removeWithTags } from './vpcs.js';
 import { inVpc, KINDS, requireOne, type NetworkAclRecord, type RouteTableRecord, type SubnetRecord, type VpcRecord } from './records.js';
 
-/** Instances that hold an address of a subnet (terminated ones have given theirs back). */
-const holdsAddress = (i: InstanceRecord) => i.state !== 'terminated';
-
 function presentSubnet(rec: SubnetRecord, tags: readonly Tag[], used: number): Subnet {
   const size = Number(cidrSize(parseCidr(rec.CidrBlock)!));
   return { ...rec, AvailableIpAddressCount: Math.max(0, size - RESERVED_SUBNET_ADDRESSES - used), Tags: tagsOrUndefined(tags) };
 }
 
-/** How many addresses instances hold in each subnet. */
+/** How many addresses network interfaces (those of instances included) hold in each subnet. */
 async function addressesInUse(ctx: RequestContext): Promise<Map<string, number>> {
   const used = new Map<string, number>();
-  for (const i of await ctx.store.list<InstanceRecord>(INSTANCE_KIND, ctx.scope)) {
-    if (holdsAddress(i)) used.set(i.SubnetId, (used.get(i.SubnetId) ?? 0) + 1);
+  for (const e of await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)) {
+    used.set(e.SubnetId, (used.get(e.SubnetId) ?? 0) + e.PrivateIpAddresses.length);
   }
   return used;
 }
@@ -128,8 +125,9 @@ async function deleteSubnet(input: DeleteSubnetRequest, ctx: RequestContext): Pr
   await ensureDefaultVpc(ctx);
   const subnet = await requireOne<SubnetRecord>(ctx, 'subnet', input.SubnetId!);
   const id = subnet.SubnetId;
-  const instances = await ctx.store.list<InstanceRecord>(INSTANCE_KIND, ctx.scope);
-  if (instances.some((i) => i.SubnetId === id && holdsAddress(i))) {
+  // Every interface in the subnet is a dependency: its instance's (until terminated) and detached ones alike.
+  const interfaces = await inVpc<NetworkInterfaceRecord>(ctx, ENI_KIND, subnet.VpcId);
+  if (interfaces.some((e) => e.SubnetId === id)) {
     throw new ApiError('DependencyViolation', `The subnet '${id}' has dependencies and cannot be deleted.`);
   }
   // Its route table and network ACL associations go with it.

@@ -16,6 +16,7 @@ import type { FilterFields } from '../common/filters.js';
 import { addTags, tagsFromSpecifications } from '../common/tagging.js';
 import { defaultVpc } from '../default-vpc.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
+import { ENI_KIND, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { ipv6Association, localRoutes, saveNewVpc, vpcRecord } from './builders.js';
 import { cidrContains, cidrsOverlap, newIpv6VpcBlock, parseCidr } from './cidr.js';
 import { ensureDefaultVpc, provisionDefaultVpc, regionDhcpOptionsId } from './default-vpc.js';
@@ -110,6 +111,7 @@ async function deleteVpc(input: DeleteVpcRequest, ctx: RequestContext): Promise<
     tables.filter((t) => !t.Associations?.some((a) => a.Main)).length,
     acls.filter((a) => !a.IsDefault).length,
     (await inVpc<InstanceRecord>(ctx, INSTANCE_KIND, id)).filter((i) => i.state !== 'terminated').length,
+    (await inVpc<NetworkInterfaceRecord>(ctx, ENI_KIND, id)).length,
   ];
   if (dependents.some((n) => n > 0)) throw hasDependencies(id);
   for (const g of groups) {

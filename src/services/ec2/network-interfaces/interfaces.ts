@@ -1,0 +1,105 @@
+/** CreateNetworkInterface, DescribeNetworkInterfaces and DeleteNetworkInterface. */
+import type {
+  CreateNetworkInterfaceRequest, CreateNetworkInterfaceResult, DeleteNetworkInterfaceRequest, DescribeNetworkInterfacesRequest,
+  DescribeNetworkInterfacesResult, NetworkInterface,
+} from '@aws-sdk/client-ec2';
+import { ApiError, invalidParameterCombination, invalidParameterValue } from '../../../protocol/errors.js';
+import type { RequestContext } from '../../context.js';
+import { applyFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
+import { paginate } from '../common/pagination.js';
+import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
+import { ensureDefaultVpc, launchGroups } from '../vpc/index.js';
+import { requireOne, type SubnetRecord } from '../vpc/records.js';
+import { addressCount, createInterface, requestedAddresses } from './create.js';
+import { deleteInterface } from './lifecycle.js';
+import { checkAddressCount, checkInterfaceQuota, maxAddressesOfAnyType } from './limits.js';
+import { dnsNameIn, loadInterface, loadInterfaces } from './lookup.js';
+import { ENI_KIND, presentNetworkInterface, type NetworkInterfaceRecord } from './record.js';
+
+async function createNetworkInterface(input: CreateNetworkInterfaceRequest, ctx: RequestContext): Promise<CreateNetworkInterfaceResult> {
+  const tags = tagsFromSpecifications(input.TagSpecifications, ['network-interface'], 'network-interface');
+  if (input.InterfaceType !== undefined) {
+    throw invalidParameterValue(`Value (${input.InterfaceType}) for parameter interfaceType is invalid. Only standard interfaces can be created here.`);
+  }
+  await ensureDefaultVpc(ctx);
+  const subnet = await requireOne<SubnetRecord>(ctx, 'subnet', input.SubnetId!);
+  const addresses = requestedAddresses(input.PrivateIpAddress, input.PrivateIpAddresses, input.SecondaryPrivateIpAddressCount);
+  checkAddressCount(addressCount(addresses), maxAddressesOfAnyType());
+  const groups = await launchGroups(ctx, subnet.VpcId, input.Groups, undefined);
+  await checkInterfaceQuota(ctx, 1);
+  const eni = await createInterface(ctx, { subnet, groups, description: input.Description, ...addresses, publicIp: false });
+  await addTags(ctx, eni.NetworkInterfaceId, 'network-interface', tags);
+  ctx.plane.kick();
+  return { NetworkInterface: presentNetworkInterface(eni, tags, dnsNameIn(ctx)), ClientToken: input.ClientToken };
+}
+
+async function deleteNetworkInterface(input: DeleteNetworkInterfaceRequest, ctx: RequestContext): Promise<object> {
+  const eni = await loadInterface(ctx, input.NetworkInterfaceId!);
+  if (eni.Attachment) {
+    throw new ApiError('InvalidNetworkInterface.InUse', `Network interface '${eni.NetworkInterfaceId}' is currently in use.`);
+  }
+  await deleteInterface(ctx.store, ctx.scope, eni);
+  ctx.plane.kick();
+  return {};
+}
+
+const addresses = (n: NetworkInterface) => n.PrivateIpAddresses ?? [];
+
+/** DescribeNetworkInterfaces' filters, as EC2 documents them, over the presented interface. */
+const FIELDS: FilterFields<NetworkInterface> = {
+  'addresses.private-ip-address': (n) => addresses(n).map((a) => a.PrivateIpAddress),
+  'addresses.primary': (n) => addresses(n).map((a) => a.Primary),
+  'addresses.association.public-ip': (n) => addresses(n).map((a) => a.Association?.PublicIp),
+  'addresses.association.owner-id': (n) => addresses(n).map((a) => a.Association?.IpOwnerId),
+  'association.association-id': (n) => n.Association?.AssociationId,
+  'association.allocation-id': (n) => n.Association?.AllocationId,
+  'association.ip-owner-id': (n) => n.Association?.IpOwnerId,
+  'association.public-ip': (n) => n.Association?.PublicIp,
+  'association.public-dns-name': (n) => n.Association?.PublicDnsName,
+  'attachment.attachment-id': (n) => n.Attachment?.AttachmentId,
+  'attachment.attach-time': (n) => n.Attachment?.AttachTime?.toISOString(),
+  'attachment.delete-on-termination': (n) => n.Attachment?.DeleteOnTermination,
+  'attachment.device-index': (n) => n.Attachment?.DeviceIndex,
+  'attachment.instance-id': (n) => n.Attachment?.InstanceId,
+  'attachment.instance-owner-id': (n) => n.Attachment?.InstanceOwnerId,
+  'attachment.network-card-index': (n) => n.Attachment?.NetworkCardIndex,
+  'attachment.status': (n) => n.Attachment?.Status,
+  'availability-zone': (n) => n.AvailabilityZone,
+  description: (n) => n.Description,
+  'group-id': (n) => (n.Groups ?? []).map((g) => g.GroupId),
+  'group-name': (n) => (n.Groups ?? []).map((g) => g.GroupName),
+  'interface-type': (n) => n.InterfaceType,
+  'ipv6-addresses.ipv6-address': (n) => (n.Ipv6Addresses ?? []).map((a) => a.Ipv6Address),
+  'mac-address': (n) => n.MacAddress,
+  'network-interface-id': (n) => n.NetworkInterfaceId,
+  'owner-id': (n) => n.OwnerId,
+  'private-dns-name': (n) => n.PrivateDnsName,
+  'private-ip-address': (n) => n.PrivateIpAddress,
+  'requester-managed': (n) => n.RequesterManaged,
+  'source-dest-check': (n) => n.SourceDestCheck,
+  status: (n) => n.Status,
+  'subnet-id': (n) => n.SubnetId,
+  'vpc-id': (n) => n.VpcId,
+};
+
+async function describeNetworkInterfaces(input: DescribeNetworkInterfacesRequest, ctx: RequestContext): Promise<DescribeNetworkInterfacesResult> {
+  checkFilterNames(input.Filters, FIELDS as FilterFields<never>);
+  const ids = input.NetworkInterfaceIds ?? [];
+  if (ids.length > 0 && input.MaxResults !== undefined) {
+    throw invalidParameterCombination('The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults');
+  }
+  const records = ids.length > 0 ? await loadInterfaces(ctx, ids) : await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope);
+  records.sort((a, b) => (a.NetworkInterfaceId < b.NetworkInterfaceId ? -1 : a.NetworkInterfaceId > b.NetworkInterfaceId ? 1 : 0));
+  const tags = await tagSets(ctx, records.map((r) => r.NetworkInterfaceId));
+  const dns = dnsNameIn(ctx);
+  const presented = records.map((r) => presentNetworkInterface(r, tags.get(r.NetworkInterfaceId) ?? [], dns));
+  const matched = applyFilters(presented, input.Filters, FIELDS, (n) => tags.get(n.NetworkInterfaceId!));
+  const page = paginate(matched, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (n) => n.NetworkInterfaceId! });
+  return { NetworkInterfaces: page.items, NextToken: page.nextToken };
+}
+
+export const handlers = {
+  CreateNetworkInterface: createNetworkInterface,
+  DescribeNetworkInterfaces: describeNetworkInterfaces,
+  DeleteNetworkInterface: deleteNetworkInterface,
+};

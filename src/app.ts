@@ -6,6 +6,7 @@ import type { ComputeDriver } from './compute/driver.js';
 import { chooseDriver } from './compute/ns/setup.js';
 import { InstanceReconciler } from './compute/reconciler.js';
 import type { Config } from './config.js';
+import type { NetworkController } from './network/controller.js';
 import { Authenticator } from './server/authenticator.js';
 import { Dispatcher } from './server/dispatcher.js';
 import { HttpServer } from './server/http-server.js';
@@ -41,15 +42,16 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   const clock = opts.clock ?? systemClock;
   const store = openStore(config.dataDir);
   let driver: ComputeDriver;
+  let network: NetworkController | undefined;
   try {
-    driver = await chooseDriver(config, clock, log);
+    ({ driver, network } = await chooseDriver(config, clock, log, store));
   } catch (err) {
     await store.close();
     throw err;
   }
   const base = { config, store, clock, driver };
   const reconciler = new InstanceReconciler(base, driver.name === 'ns' ? { pollMs: NS_POLL_MS } : {});
-  const plane: ControlPlane = { ...base, kick: () => reconciler.kick() };
+  const plane: ControlPlane = { ...base, kick: () => reconciler.kick(), committed: () => network?.kick() };
 
   const ec2 = ec2Service();
   const services = [ec2, ssmService()];
@@ -78,6 +80,7 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
       await server.close();
       await reconciler.stop();
       await driver.close();
+      await network?.close();
       await store.close();
     },
   };

@@ -16,6 +16,15 @@ export interface InstanceSpec {
   /** Decoded user data, if any. */
   userData?: Buffer;
   hostname: string;
+  /** The key pair's OpenSSH public key, installed for the image's default user. */
+  publicKey?: string;
+}
+
+/** The network data plane as the compute driver needs it: plug an instance in before it boots, unplug it when it is gone. */
+export interface InstanceNetwork {
+  /** Returns the path of the instance's network namespace, its interfaces in place. */
+  prepareInstance(scope: { account: string; region: string }, instanceId: string): Promise<string>;
+  releaseInstance(instanceId: string): Promise<void>;
 }
 
 /** What is really there for an instance, as the driver sees it. */

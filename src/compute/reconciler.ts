@@ -175,6 +175,7 @@ export class InstanceReconciler {
       if (decision.step) this.launch(decision.step, item);
       return { item, decision };
     });
+    const advanced = decided.some(({ decision }) => decision.advance);
     await this.plane.store.transaction(async () => {
       for (const { item, decision } of decided) {
         let { waiting, dueAt } = decision;
@@ -185,6 +186,8 @@ export class InstanceReconciler {
         this.park(item, decision);
       }
     }, relaxed);
+    // A state change releases or assigns addresses, which the network controller maps.
+    if (advanced) this.plane.committed?.();
     if (full) await this.destroyOrphans(items);
 
     const due = isTimed(this.driver) ? this.driver.nextTransitionAt() : undefined;
@@ -294,6 +297,7 @@ function specOf(scope: Scope, rec: InstanceRecord): InstanceSpec {
     memoryMiB: rec.memoryMiB,
     userData: rec.UserData ? Buffer.from(rec.UserData, 'base64') : undefined,
     hostname: privateDnsName(scope.region, rec).split('.')[0]!,
+    publicKey: rec.publicKey,
   };
 }
 

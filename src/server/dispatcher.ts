@@ -15,6 +15,9 @@ export interface DispatchLog {
   (entry: { requestId: string; service: string; operation?: string; status: number; code?: string; ms: number }): void;
 }
 
+/** Operations that only read: nothing to tell the controllers after them. */
+const READ_ONLY = /^(Describe|Get|List)/;
+
 export class Dispatcher {
   private readonly services = new Map<string, ServiceDefinition>();
   private readonly tokenMembers = new WeakMap<Operation, string | null>();
@@ -93,7 +96,7 @@ export class Dispatcher {
     if (token !== undefined && token.length > 64) {
       throw invalidParameterValue(`Value (${token}) for parameter ${tokenMember} is invalid. Length exceeds maximum of 64 characters.`);
     }
-    return ctx.store.transaction(async () => {
+    const output = await ctx.store.transaction(async () => {
       let paramsHash: string | undefined;
       if (token && !dryRun) {
         const { [tokenMember!]: _t, DryRun: _d, ...rest } = input;
@@ -116,6 +119,8 @@ export class Dispatcher {
       }
       return output;
     });
+    if (!READ_ONLY.test(op.name)) this.plane.committed?.();
+    return output;
   }
 
   /** The input member that the model marks as the idempotency token, if any. */

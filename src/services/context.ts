@@ -13,6 +13,12 @@ export interface ControlPlane {
   readonly driver: ComputeDriver;
   /** Tells the reconcilers that desired state changed; they act after the transaction commits. */
   kick(): void;
+  /**
+   * Called by the dispatcher after an operation that may change state has committed, so that
+   * controllers that derive from much of the store (the network's) look again without every
+   * operation having to know they exist.
+   */
+  committed?(): void;
 }
 
 export interface RequestContext {

@@ -14,6 +14,7 @@ import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand, type In
 import { cgroupDirs, detectCgroups } from '../../src/compute/ns/cgroups.js';
 import { containerId, NsDriver, nsSupport } from '../../src/compute/ns/driver.js';
 import { mountsUnder } from '../../src/compute/ns/volume.js';
+import { installationTag } from '../../src/network/names.js';
 import { NimbusProcess, ROOT } from './server.js';
 
 /** Why the ns tests cannot run here (undefined: they can); installs what the driver needs when root. */
@@ -67,8 +68,18 @@ export class NsApi {
     const driver = this.driver();
     for (const id of await driver.list()) await driver.destroy(id).catch((err: unknown) => console.error(err));
     await driver.close();
+    // What a failed test left of the data plane: this installation's namespaces (their links go with them).
+    for (const ns of this.networkNamespaces()) spawnSync('ip', ['netns', 'delete', ns]);
     for (const d of cgroupDirs(driver.cgroups, this.cgroupParent)) if (existsSync(d)) rmdirSync(d);
     rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** This installation's network namespaces on the host (VPC routers and instances). */
+  networkNamespaces(): string[] {
+    const prefix = `nimbus-${installationTag(this.dataDir)}-`;
+    const r = spawnSync('ip', ['-json', 'netns', 'list'], { encoding: 'utf8' });
+    const list = (r.stdout.trim() ? JSON.parse(r.stdout) : []) as { name: string }[];
+    return list.map((n) => n.name).filter((n) => n.startsWith(prefix));
   }
 
   /** The AWS CLI; fails the test unless it succeeds. */

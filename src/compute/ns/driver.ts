@@ -19,7 +19,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ImageStore } from '../../images/store.js';
-import type { ActualState, ComputeDriver, InstanceSpec } from '../driver.js';
+import type { ActualState, ComputeDriver, InstanceNetwork, InstanceSpec } from '../driver.js';
 import { cgroupDirs, detectCgroups, type CgroupInfo } from './cgroups.js';
 import { Crun, crunVersion, type CrunState } from './crun.js';
 import { ociSpec } from './spec.js';
@@ -47,6 +47,8 @@ export interface NsDriverOptions {
   exitPollMs?: number;
   /** Detected when not given. */
   cgroups?: CgroupInfo;
+  /** The VPC data plane; without it an instance has loopback only. */
+  network?: InstanceNetwork;
 }
 
 interface StopWatch {
@@ -113,6 +115,7 @@ export class NsDriver implements ComputeDriver {
   private readonly inits = new Map<string, InitProcess>();
   private readonly listeners: ((instanceId: string) => void)[] = [];
   private readonly exitPollMs: number;
+  private readonly network?: InstanceNetwork;
   private exitTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -127,6 +130,7 @@ export class NsDriver implements ComputeDriver {
     this.resolveImageName = opts.resolveImage ?? ((id) => this.images.resolve(id)?.name);
     this.crun = new Crun(join(opts.dataDir, 'crun'), this.cgroups, opts.crunBinary);
     this.exitPollMs = opts.exitPollMs ?? 200;
+    this.network = opts.network;
   }
 
   /** Tells `listener` about every instance that stopped by itself (poweroff or halt inside, or its init died). */
@@ -249,6 +253,14 @@ export class NsDriver implements ComputeDriver {
       } else {
         rmSync(userData, { force: true });
       }
+      const keys = join(f.meta, 'authorized_keys');
+      if (spec.publicKey) {
+        writeFileSync(keys, `${spec.publicKey.trim()}\n`, { mode: 0o600 });
+        files['/var/lib/nimbus/authorized_keys'] = keys;
+      } else {
+        rmSync(keys, { force: true });
+      }
+      const networkNamespace = await this.network?.prepareInstance({ account: spec.account, region: spec.region }, id);
       const config = ociSpec({
         hostname: spec.hostname,
         vcpus: spec.vcpus,
@@ -257,6 +269,7 @@ export class NsDriver implements ComputeDriver {
         cgroupsPath: this.cgroupPath(id),
         init: manifest.init,
         files,
+        networkNamespace,
         annotations: { 'org.nimbus.instance-id': id, 'org.nimbus.image': manifest.name, 'org.nimbus.instance-type': spec.instanceType },
       }, this.cgroups);
       writeFileSync(f.config, `${JSON.stringify(config, null, 2)}\n`);
@@ -409,6 +422,7 @@ export class NsDriver implements ComputeDriver {
         const f = this.files(id);
         for (const m of mountsUnder(f.dir).reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
         removeInstanceDir(f);
+        await this.network?.releaseInstance(id);
       });
     } finally {
       this.destroying.delete(id);

@@ -5,16 +5,23 @@
 import { localImageId, publishLocalImages } from '../../catalog/images.js';
 import { REGION_NAMES } from '../../catalog/regions.js';
 import type { Config } from '../../config.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { INIT_SCRIPT } from '../../images/init-script.js';
 import { buildMinimalImage, MINIMAL_IMAGE } from '../../images/minimal.js';
 import { ImageStore } from '../../images/store.js';
 import type { Clock } from '../../util/clock.js';
-import type { ComputeDriver } from '../driver.js';
+import { NetworkController } from '../../network/controller.js';
+import { installationTag } from '../../network/names.js';
+import type { Store } from '../../store/store.js';
+import type { ComputeDriver, InstanceNetwork } from '../driver.js';
 import { SimDriver } from '../sim.js';
 import { NsDriver, nsSupport } from './driver.js';
 
-/** Builds the minimal image if the data directory has none. */
+/** Builds the minimal image if the data directory has none, or one whose init is not this version's. */
 async function ensureMinimalImage(dataDir: string, log: (line: string) => void): Promise<void> {
-  if (new ImageStore(dataDir).get(MINIMAL_IMAGE)) return;
+  const images = new ImageStore(dataDir);
+  if (images.get(MINIMAL_IMAGE) && readFileSync(join(images.rootfs(MINIMAL_IMAGE), 'sbin/init'), 'utf8') === INIT_SCRIPT) return;
   const t0 = Date.now();
   log(`nimbus: building the ${MINIMAL_IMAGE} image`);
   await buildMinimalImage(dataDir);
@@ -30,7 +37,7 @@ function publish(images: ImageStore): Map<string, string> {
   return byAmi;
 }
 
-async function startNsDriver(config: Config, log: (line: string) => void): Promise<NsDriver> {
+async function startNsDriver(config: Config, log: (line: string) => void, network: InstanceNetwork): Promise<NsDriver> {
   await ensureMinimalImage(config.dataDir, log);
   const byAmi = publish(new ImageStore(config.dataDir));
   return new NsDriver({
@@ -38,6 +45,7 @@ async function startNsDriver(config: Config, log: (line: string) => void): Promi
     cgroupParent: config.ns.cgroupParent,
     stopTimeoutMs: config.ns.stopTimeoutMs,
     resolveImage: (imageId) => byAmi.get(imageId),
+    network,
   });
 }
 
@@ -45,8 +53,19 @@ async function startNsDriver(config: Config, log: (line: string) => void): Promi
  * `sim` and `ns` as asked (ns fails when this host cannot run it); `auto` takes ns when this host
  * can run it (root, crun) and its image builds, else sim. The log says which and why.
  */
-export async function chooseDriver(config: Config, clock: Clock, log: (line: string) => void): Promise<ComputeDriver> {
-  const sim = () => new SimDriver(clock, config.sim);
+export async function chooseDriver(
+  config: Config, clock: Clock, log: (line: string) => void, store: Store,
+): Promise<{ driver: ComputeDriver; network?: NetworkController }> {
+  const sim = () => ({ driver: new SimDriver(clock, config.sim) });
+  const ns = async () => {
+    const network = new NetworkController(store, { log, tag: installationTag(config.dataDir) });
+    try {
+      return { driver: await startNsDriver(config, log, network), network };
+    } catch (err) {
+      await network.close();
+      throw err;
+    }
+  };
   if (config.driver === 'sim') {
     log('nimbus: compute driver sim (asked for with --driver sim)');
     return sim();
@@ -54,18 +73,18 @@ export async function chooseDriver(config: Config, clock: Clock, log: (line: str
   const support = await nsSupport();
   if (config.driver === 'ns') {
     if (!support.ok) throw new Error(`--driver ns: this host cannot run the ns driver: ${support.reason}`);
-    const driver = await startNsDriver(config, log);
+    const chosen = await ns();
     log(`nimbus: compute driver ns (asked for with --driver ns; ${support.crun}, cgroups ${support.cgroups.mode})`);
-    return driver;
+    return chosen;
   }
   if (!support.ok) {
     log(`nimbus: compute driver sim (auto: the ns driver cannot run here: ${support.reason})`);
     return sim();
   }
   try {
-    const driver = await startNsDriver(config, log);
+    const chosen = await ns();
     log(`nimbus: compute driver ns (auto: running as root with ${support.crun}, cgroups ${support.cgroups.mode})`);
-    return driver;
+    return chosen;
   } catch (err) {
     log(`nimbus: compute driver sim (auto: the ns driver could not start: ${(err as Error).message})`);
     return sim();

@@ -1,6 +1,6 @@
 /**
- * The OCI runtime spec (config.json) of one instance: fresh pid, mount, uts, ipc and network
- * namespaces (the network namespace is empty but for loopback until VPC networking arrives), the
+ * The OCI runtime spec (config.json) of one instance: fresh pid, mount, uts and ipc namespaces and
+ * the network namespace the network controller plugged its interfaces into, the
  * instance type's limits as cgroup resources, a minimal /dev, and root without the capabilities
  * that would reach beyond its own namespaces.
  *
@@ -22,6 +22,8 @@ export interface BundleSpec {
   /** Files bind-mounted read-only into the instance: destination → host source. */
   files: Record<string, string>;
   annotations?: Record<string, string>;
+  /** The network namespace to join (its interfaces plugged in by the network controller); a fresh, empty one when absent. */
+  networkNamespace?: string;
 }
 
 export const CPU_PERIOD_US = 100_000;
@@ -107,7 +109,10 @@ export function ociSpec(spec: BundleSpec, cgroups: CgroupInfo): object {
     ],
     annotations: spec.annotations ?? {},
     linux: {
-      namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'network' }],
+      namespaces: [
+        { type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' },
+        spec.networkNamespace ? { type: 'network', path: spec.networkNamespace } : { type: 'network' },
+      ],
       cgroupsPath: spec.cgroupsPath,
       resources: {
         devices: [

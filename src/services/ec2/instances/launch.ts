@@ -13,9 +13,8 @@ import { addTags, tagsFromSpecifications } from '../common/tagging.js';
 import { findImage } from '../images.js';
 import { findKeyPair } from '../key-pairs.js';
 import { saveLaunchVolumes } from '../volumes/record.js';
-import { launchGroups, launchSubnet } from '../vpc/index.js';
-import { createInterface } from '../network-interfaces/create.js';
-import type { NetworkInterfaceRecord } from '../network-interfaces/record.js';
+import { checkLaunchQuota, launchInterfaces, planInterfaces } from '../network-interfaces/launch.js';
+import { primaryAddress, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { presentInstance } from './present.js';
 import {
   CAPACITY_STATES, INSTANCE_KIND, PENDING_REASON, saveInstance, type InstanceRecord, type StoredBlockDevice, type StoredMetadataOptions,
@@ -36,16 +35,12 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
   if (!type) throw invalidParameterValue(`Invalid value '${typeName}' for InstanceType.`);
   checkArchitecture(type, image);
 
-  if (input.KeyName !== undefined && !(await findKeyPair(ctx, input.KeyName))) {
+  const keyPair = input.KeyName === undefined ? undefined : await findKeyPair(ctx, input.KeyName);
+  if (input.KeyName !== undefined && !keyPair) {
     throw new ApiError('InvalidKeyPair.NotFound', `The key pair '${input.KeyName}' does not exist`);
   }
-  const nic = input.NetworkInterfaces?.find((n) => (n.DeviceIndex ?? 0) === 0);
-  const subnet = await launchSubnet(ctx, nic?.SubnetId ?? input.SubnetId, input.Placement?.AvailabilityZone);
-  const groups = await launchGroups(ctx, subnet.VpcId, nic?.Groups ?? input.SecurityGroupIds, input.SecurityGroups);
-  const privateIp = nic?.PrivateIpAddress ?? input.PrivateIpAddress;
-  if (privateIp !== undefined && maxCount! > 1) {
-    throw invalidParameterCombination('A specific private IP address can be given only when launching a single instance.');
-  }
+  const nics = await planInterfaces(ctx, input, typeName, { max: maxCount! });
+  const subnet = nics.subnet;
   const tenancy = input.Placement?.Tenancy ?? 'default';
   if (!['default', 'dedicated', 'host'].includes(tenancy)) {
     throw invalidParameterValue(`Value (${tenancy}) for parameter tenancy is invalid.`);
@@ -58,6 +53,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
   const eniTags = tagsFromSpecifications(input.TagSpecifications, TAGGABLE_AT_LAUNCH, 'network-interface');
 
   const count = await launchCount(ctx, minCount!, maxCount!);
+  await checkLaunchQuota(ctx, nics, count);
   const now = ctx.now();
   const template = {
     ReservationId: newId('r'),
@@ -67,6 +63,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
     vcpus: type.VCpuInfo?.DefaultVCpus ?? 1,
     memoryMiB: type.MemoryInfo?.SizeInMiB ?? 1024,
     KeyName: input.KeyName,
+    publicKey: keyPair?.PublicKey,
     LaunchTime: now.toISOString(),
     state: 'pending' as const,
     StateTransitionReason: '',
@@ -103,39 +100,31 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
     RamdiskId: input.RamdiskId,
     HostnameType: input.PrivateDnsNameOptions?.HostnameType === 'resource-name' ? ('resource-name' as const) : ('ip-name' as const),
   };
-  const mapPublicIp = nic?.AssociatePublicIpAddress ?? subnet.MapPublicIpOnLaunch ?? false;
   const devices = blockDevices(image, input.BlockDeviceMappings);
 
   const records: { rec: InstanceRecord; enis: NetworkInterfaceRecord[] }[] = [];
   for (let i = 0; i < count; i++) {
     const id = newId('i');
-    const primary = await createInterface(ctx, {
-      subnet,
-      groups,
-      description: nic?.Description,
-      privateIp,
-      secondaryCount: nic?.SecondaryPrivateIpAddressCount,
-      publicIp: mapPublicIp,
-      attachment: {
-        InstanceId: id, InstanceOwnerId: ctx.accountId, DeviceIndex: 0, AttachTime: template.LaunchTime,
-        DeleteOnTermination: nic?.DeleteOnTermination ?? true,
-      },
-    });
+    const enis = await launchInterfaces(ctx, nics, id, template.LaunchTime);
+    const primary = enis[0]!;
     const rec: InstanceRecord = {
       ...template,
       InstanceId: id,
       AmiLaunchIndex: i,
-      PrivateIpAddress: primary.PrivateIpAddresses[0]!.PrivateIpAddress,
+      PrivateIpAddress: primaryAddress(primary).PrivateIpAddress,
       NetworkInterfaceId: primary.NetworkInterfaceId,
-      networkInterfaceIds: [primary.NetworkInterfaceId],
+      networkInterfaceIds: enis.map((e) => e.NetworkInterfaceId),
       BlockDeviceMappings: devices.map((d) => ({ ...d, VolumeId: newId('vol'), AttachTime: template.LaunchTime })),
     };
     await saveInstance(ctx.store, ctx.scope, rec);
     await saveLaunchVolumes(ctx.store, ctx.scope, rec);
     await addTags(ctx, id, 'instance', instanceTags);
     for (const d of rec.BlockDeviceMappings) await addTags(ctx, d.VolumeId, 'volume', volumeTags);
-    await addTags(ctx, primary.NetworkInterfaceId, 'network-interface', eniTags);
-    records.push({ rec, enis: [primary] });
+    // Launch tags go on the interfaces the launch made, not on existing ones it attached.
+    for (const eni of enis.filter((e) => !nics.interfaces.some((p) => p.existing === e))) {
+      await addTags(ctx, eni.NetworkInterfaceId, 'network-interface', eniTags);
+    }
+    records.push({ rec, enis });
   }
   ctx.plane.kick();
   return {

@@ -46,6 +46,8 @@ export interface InstanceRecord {
   vcpus: number;
   memoryMiB: number;
   KeyName?: string;
+  /** The key pair's public key as it was at launch (EC2 keeps it even if the key pair is deleted). */
+  publicKey?: string;
   AmiLaunchIndex: number;
   LaunchTime: string;
   state: InstanceStateName;

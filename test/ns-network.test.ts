@@ -1,0 +1,223 @@
+/**
+ * VPC networking in the kernel, through the AWS CLI against a server with `--driver ns`, checked
+ * from the host and from inside real instances over SSH with the key pair:
+ * - SSH with the key pair logs in at the public IP; another key does not;
+ * - two instances reach each other only on the ports their groups allow, and a revoke takes
+ *   effect on the running instances at once;
+ * - a network ACL deny rule wins over a group that allows;
+ * - a bastion: a private instance that allows SSH only from the bastion's group is reached with
+ *   `ssh -J` through the bastion and not from elsewhere;
+ * - the public IP changes across stop/start while the private IP stays;
+ * - termination leaves no namespace, link or route behind.
+ * Needs root (CI runs as root).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { installationTag, NetnsNames } from '../src/network/names.js';
+import { NsApi, nsSkipReason, sleep } from './support/ns-api.js';
+
+const skip = nsSkipReason();
+
+/** Two web servers (8080 and 8081) that answer with the instance's hostname. */
+const WEB_USER_DATA = `#!/bin/sh
+mkdir -p /www && hostname > /www/index.html
+busybox httpd -p 8080 -h /www
+busybox httpd -p 8081 -h /www
+echo web-ready
+`;
+
+describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
+  const api = new NsApi();
+  const aws = (args: string[]) => api.aws(['ec2', ...args]);
+  const keys = mkdtempSync(join(tmpdir(), 'nimbus-keys-'));
+  const keyFile = join(keys, 'k1.pem');
+  const otherKeyFile = join(keys, 'other.pem');
+  const sshConfig = join(keys, 'config');
+  const bareConfig = join(keys, 'config-without-key');
+  const launched: string[] = [];
+
+  /** Runs `command` in the instance at `ip` as root over SSH (with the key pair's key unless told otherwise). */
+  const ssh = (ip: string, command: string, opts: { key?: string; jump?: string } = {}) => {
+    // The config names the key pair's key for jump hosts too; another key goes with a config that names none.
+    const args = ['-F', opts.key ? bareConfig : sshConfig, ...(opts.key ? ['-i', opts.key] : []), ...(opts.jump ? ['-J', `root@${opts.jump}`] : []), `root@${ip}`, command];
+    const r = spawnSync('ssh', args, { encoding: 'utf8', timeout: 20_000 });
+    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  };
+  /** Waits until SSH to the instance works (dropbear starts as the instance boots). */
+  const sshReady = async (ip: string, jump?: string) => {
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const r = ssh(ip, 'true', { jump });
+      if (r.status === 0) return;
+      if (Date.now() > end) throw new Error(`ssh to ${ip} never worked: ${r.stderr}`);
+      await sleep(200);
+    }
+  };
+  /** Whether the instance at `from` gets an HTTP answer from `to:port` (busybox nc, 2 s timeout). */
+  const reaches = (from: string, to: string, port: number) => {
+    const r = ssh(from, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${to} ${port}`);
+    return /200 OK/.test(r.stdout);
+  };
+
+  const group = (name: string, vpcId?: string) =>
+    aws(['create-security-group', '--group-name', name, '--description', name, ...(vpcId ? ['--vpc-id', vpcId] : [])]).GroupId as string;
+  const allow = (groupId: string, port: number, source: { cidr?: string; group?: string }) => {
+    const peer = source.cidr ? ['--cidr', source.cidr] : ['--source-group', source.group!];
+    aws(['authorize-security-group-ingress', '--group-id', groupId, '--protocol', 'tcp', '--port', String(port), ...peer]);
+  };
+  const launch = async (groups: string[], opts: { subnet?: string; userData?: string; publicIp?: boolean } = {}) => {
+    const args = ['run-instances', '--image-id', api.amiId, '--instance-type', 't3.micro', '--key-name', 'k1'];
+    if (opts.publicIp === false || opts.subnet) {
+      args.push('--network-interfaces', JSON.stringify([{
+        DeviceIndex: 0, Groups: groups, AssociatePublicIpAddress: opts.publicIp ?? true, ...(opts.subnet ? { SubnetId: opts.subnet } : {}),
+      }]));
+    } else {
+      args.push('--security-group-ids', ...groups);
+    }
+    if (opts.userData) args.push('--user-data', opts.userData);
+    const id = aws(args).Instances[0].InstanceId as string;
+    launched.push(id);
+    await api.waitFor('running', id);
+    const inst = await api.describe(id);
+    return { id, privateIp: inst.PrivateIpAddress!, publicIp: inst.PublicIpAddress, subnetId: inst.SubnetId! };
+  };
+
+  let sshGroup: string;
+
+  before(async () => {
+    await api.start();
+    writeFileSync(keyFile, aws(['create-key-pair', '--key-name', 'k1']).KeyMaterial, { mode: 0o600 });
+    writeFileSync(otherKeyFile, aws(['create-key-pair', '--key-name', 'other']).KeyMaterial, { mode: 0o600 });
+    const common = ['Host *', '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  BatchMode yes', '  ConnectTimeout 4', '  LogLevel ERROR', '  IdentitiesOnly yes'];
+    writeFileSync(sshConfig, [...common, `  IdentityFile ${keyFile}`, ''].join('\n'));
+    writeFileSync(bareConfig, [...common, ''].join('\n'));
+    sshGroup = group('ssh-from-anywhere');
+    allow(sshGroup, 22, { cidr: '0.0.0.0/0' });
+  });
+
+  after(async () => {
+    if (launched.length) await api.terminate(...launched).catch(() => {});
+    await api.dispose();
+    rmSync(keys, { recursive: true, force: true });
+  });
+
+  it('logs in over SSH with the key pair at the public IP, and refuses another key', async () => {
+    const a = await launch([sshGroup]);
+    assert.match(a.publicIp ?? '', /^198\.1[89]\./, 'the public IP comes from the public pool');
+    await sshReady(a.publicIp!);
+    const inside = ssh(a.publicIp!, 'hostname; ip -4 -o addr show dev eth0');
+    assert.equal(inside.status, 0, inside.stderr);
+    assert.match(inside.stdout, new RegExp(`ip-${a.privateIp.replaceAll('.', '-')}`), 'the hostname names the private IP');
+    assert.match(inside.stdout, new RegExp(`inet ${a.privateIp.replaceAll('.', '\\.')}/20`), 'eth0 holds the private IP');
+    const refused = ssh(a.publicIp!, 'true', { key: otherKeyFile });
+    assert.notEqual(refused.status, 0, 'another key pair is refused');
+    assert.match(refused.stderr, /Permission denied/);
+  });
+
+  it('lets instances reach each other only on the ports their groups allow; a revoke acts at once', async () => {
+    const clients = group('clients');
+    const web = group('web');
+    allow(web, 8080, { group: clients });
+    const server = await launch([sshGroup, web], { userData: WEB_USER_DATA });
+    const client = await launch([sshGroup, clients]);
+    const outsider = await launch([sshGroup]);
+    await api.consoleHas(server.id, 'web-ready');
+    await sshReady(client.publicIp!);
+    await sshReady(outsider.publicIp!);
+
+    assert.ok(reaches(client.publicIp!, server.privateIp, 8080), 'the client group may reach 8080');
+    assert.ok(!reaches(client.publicIp!, server.privateIp, 8081), '8081 is not allowed');
+    assert.ok(!reaches(outsider.publicIp!, server.privateIp, 8080), 'an instance outside the client group may not reach 8080');
+
+    aws(['revoke-security-group-ingress', '--group-id', web, '--protocol', 'tcp', '--port', '8080', '--source-group', clients]);
+    await sleep(300);
+    assert.ok(!reaches(client.publicIp!, server.privateIp, 8080), 'after the revoke, 8080 is closed to the client too');
+
+    allow(web, 8081, { cidr: `${client.privateIp}/32` });
+    await sleep(300);
+    assert.ok(reaches(client.publicIp!, server.privateIp, 8081), 'a CIDR rule added to a running instance acts at once');
+  });
+
+  it('lets a network ACL deny rule win over a group that allows', async () => {
+    const subnets = aws(['describe-subnets', '--filters', 'Name=default-for-az,Values=true']).Subnets as { SubnetId: string; VpcId: string }[];
+    const [s1, s2] = [...subnets].sort((a, b) => (a.SubnetId < b.SubnetId ? -1 : 1));
+    const open = group('open-8080');
+    allow(open, 8080, { cidr: '0.0.0.0/0' });
+    const server = await launch([sshGroup, open], { subnet: s1!.SubnetId, userData: WEB_USER_DATA });
+    const client = await launch([sshGroup], { subnet: s2!.SubnetId });
+    await api.consoleHas(server.id, 'web-ready');
+    await sshReady(client.publicIp!);
+    assert.ok(reaches(client.publicIp!, server.privateIp, 8080), 'the group allows 8080 across subnets');
+
+    const acl = aws(['create-network-acl', '--vpc-id', s1!.VpcId]).NetworkAcl.NetworkAclId as string;
+    const entry = (n: number, egress: boolean, action: string, extra: string[] = []) =>
+      aws(['create-network-acl-entry', '--network-acl-id', acl, '--rule-number', String(n), egress ? '--egress' : '--ingress',
+        '--rule-action', action, '--cidr-block', '0.0.0.0/0', ...extra]);
+    entry(100, false, 'deny', ['--protocol', 'tcp', '--port-range', 'From=8080,To=8080']);
+    entry(200, false, 'allow', ['--protocol', '-1']);
+    entry(100, true, 'allow', ['--protocol', '-1']);
+    const acls = aws(['describe-network-acls', '--filters', `Name=association.subnet-id,Values=${s1!.SubnetId}`]).NetworkAcls;
+    const association = acls[0].Associations.find((a: { SubnetId: string }) => a.SubnetId === s1!.SubnetId).NetworkAclAssociationId;
+    const defaultAcl = acls[0].NetworkAclId as string;
+    const moved = aws(['replace-network-acl-association', '--association-id', association, '--network-acl-id', acl]).NewAssociationId;
+    await sleep(300);
+    assert.ok(!reaches(client.publicIp!, server.privateIp, 8080), 'the ACL denies 8080 into the subnet');
+    assert.ok(reaches(client.publicIp!, server.privateIp, 8081) === false, 'and the group never allowed 8081');
+    assert.equal(ssh(client.publicIp!, 'true').status, 0, 'the ACL lets SSH into the client subnet still');
+
+    aws(['replace-network-acl-association', '--association-id', moved, '--network-acl-id', defaultAcl]);
+    await sleep(300);
+    assert.ok(reaches(client.publicIp!, server.privateIp, 8080), 'back on the default ACL, 8080 answers again');
+  });
+
+  it('reaches a private instance through a bastion with ssh -J, and not from elsewhere', async () => {
+    const bastionGroup = group('bastion');
+    allow(bastionGroup, 22, { cidr: '0.0.0.0/0' });
+    const privateGroup = group('private-ssh');
+    allow(privateGroup, 22, { group: bastionGroup });
+    const bastion = await launch([bastionGroup]);
+    const inner = await launch([privateGroup], { publicIp: false });
+    const other = await launch([sshGroup]);
+    assert.equal(inner.publicIp, undefined, 'the private instance has no public IP');
+    await sshReady(bastion.publicIp!);
+    await sshReady(inner.privateIp, bastion.publicIp!);
+    const through = ssh(inner.privateIp, 'hostname', { jump: bastion.publicIp! });
+    assert.equal(through.status, 0, through.stderr);
+    assert.match(through.stdout, new RegExp(`ip-${inner.privateIp.replaceAll('.', '-')}`));
+    await sshReady(other.publicIp!);
+    const direct = ssh(other.publicIp!, `nc -w 2 ${inner.privateIp} 22 </dev/null; echo rc=$?`);
+    assert.doesNotMatch(direct.stdout, /SSH-2\.0/, 'an instance outside the bastion group gets no SSH banner');
+  });
+
+  it('gives a new public IP on stop/start and keeps the private IP', async () => {
+    const a = await launch([sshGroup]);
+    aws(['stop-instances', '--instance-ids', a.id]);
+    await api.waitFor('stopped', a.id);
+    assert.equal((await api.describe(a.id)).PublicIpAddress, undefined, 'a stopped instance has no public IP');
+    aws(['start-instances', '--instance-ids', a.id]);
+    await api.waitFor('running', a.id);
+    const after = await api.describe(a.id);
+    assert.equal(after.PrivateIpAddress, a.privateIp, 'the private IP stays');
+    assert.ok(after.PublicIpAddress && after.PublicIpAddress !== a.publicIp, 'a new public IP');
+    await sshReady(after.PublicIpAddress!);
+    const old = spawnSync('ip', ['route', 'get', a.publicIp!], { encoding: 'utf8' });
+    assert.doesNotMatch(old.stdout, /dev nv/, 'the old public IP is no longer routed to the VPC');
+  });
+
+  it('leaves no namespace, link or route behind once every instance is terminated', async () => {
+    await api.terminate(...launched.splice(0));
+    const end = Date.now() + 10_000;
+    while (api.networkNamespaces().length && Date.now() < end) await sleep(100);
+    assert.deepEqual(api.networkNamespaces(), []);
+    const vpcId = aws(['describe-vpcs', '--filters', 'Name=is-default,Values=true']).Vpcs[0].VpcId as string;
+    const link = new NetnsNames(installationTag(api.dataDir)).hostLink(vpcId);
+    const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
+    assert.ok(!links.includes(`${link}@`), `the VPC's host link ${link} is gone`);
+    const routes = spawnSync('ip', ['route', 'show'], { encoding: 'utf8' }).stdout;
+    assert.ok(!routes.includes(`dev ${link}`), 'no route through it is left');
+  });
+});

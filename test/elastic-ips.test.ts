@@ -87,7 +87,10 @@ describe('Elastic IP addresses', () => {
 r = ec2.associate_address(AllocationId="${eip.AllocationId}", InstanceId="${second}", AllowReassociation=True)
 result = r["AssociationId"]`) as string;
     assert.equal((await describeInstance(second)).PublicIpAddress, eip.PublicIp);
-    assert.equal((await describeInstance(first)).PublicIpAddress, undefined); // no public address back until a stop/start
+    // As in EC2, the instance the Elastic IP left gets a new address from the pool.
+    const firstAgain = (await describeInstance(first)).PublicIpAddress;
+    assert.match(firstAgain ?? '', POOL);
+    assert.notEqual(firstAgain, eip.PublicIp);
     assert.equal((await addressOf(eip.AllocationId!)).InstanceId, second);
 
     // Stop and start: the Elastic IP stays.
@@ -100,7 +103,9 @@ result = r["AssociationId"]`) as string;
 
     const cli = nimbus.aws(['ec2', 'disassociate-address', '--association-id', moved]);
     assert.equal(cli.status, 0, cli.stderr);
-    assert.equal((await describeInstance(second)).PublicIpAddress, undefined);
+    const secondAgain = (await describeInstance(second)).PublicIpAddress;
+    assert.match(secondAgain ?? '', POOL, 'a new public address once the Elastic IP is gone');
+    assert.notEqual(secondAgain, eip.PublicIp);
     assert.equal((await addressOf(eip.AllocationId!)).AssociationId, undefined);
     // Idempotent for an association that ended; an unknown one is an error.
     await ec2.send(new DisassociateAddressCommand({ AssociationId: moved }));

@@ -7,7 +7,10 @@
  * - a network ACL deny rule wins over a group that allows;
  * - a bastion: a private instance that allows SSH only from the bastion's group is reached with
  *   `ssh -J` through the bastion and not from elsewhere;
- * - the public IP changes across stop/start while the private IP stays;
+ * - the public IP changes across stop/start while the private IP stays; an Elastic IP stays, and
+ *   moved to another instance it answers from there;
+ * - a hot-attached interface and secondary addresses appear inside the running instance at once,
+ *   a warm-attached one when the instance starts;
  * - termination leaves no namespace, link or route behind.
  * Needs root (CI runs as root).
  */
@@ -206,6 +209,85 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
     await sshReady(after.PublicIpAddress!);
     const old = spawnSync('ip', ['route', 'get', a.publicIp!], { encoding: 'utf8' });
     assert.doesNotMatch(old.stdout, /dev nv/, 'the old public IP is no longer routed to the VPC');
+  });
+
+  it('moves an Elastic IP between instances in one call: it answers from the new one, and stays across stop/start', async () => {
+    const a = await launch([sshGroup]);
+    const b = await launch([sshGroup]);
+    const eip = aws(['allocate-address', '--domain', 'vpc']) as { PublicIp: string; AllocationId: string };
+    aws(['associate-address', '--allocation-id', eip.AllocationId, '--instance-id', a.id]);
+    await sshReady(eip.PublicIp);
+    const hostnameAt = (ip: string) => ssh(ip, 'hostname').stdout.trim();
+    assert.equal(hostnameAt(eip.PublicIp), `ip-${a.privateIp.replaceAll('.', '-')}`);
+
+    aws(['associate-address', '--allocation-id', eip.AllocationId, '--instance-id', b.id, '--allow-reassociation']);
+    await sleep(300);
+    assert.equal(hostnameAt(eip.PublicIp), `ip-${b.privateIp.replaceAll('.', '-')}`, 'the Elastic IP now answers from B');
+
+    aws(['stop-instances', '--instance-ids', b.id]);
+    await api.waitFor('stopped', b.id);
+    aws(['start-instances', '--instance-ids', b.id]);
+    await api.waitFor('running', b.id);
+    const after = await api.describe(b.id);
+    assert.equal(after.PublicIpAddress, eip.PublicIp, 'the Elastic IP stays across stop/start');
+    assert.equal(after.PrivateIpAddress, b.privateIp);
+    await sshReady(eip.PublicIp);
+    assert.equal(hostnameAt(eip.PublicIp), `ip-${b.privateIp.replaceAll('.', '-')}`);
+    aws(['disassociate-address', '--association-id', aws(['describe-addresses', '--allocation-ids', eip.AllocationId]).Addresses[0].AssociationId]);
+    aws(['release-address', '--allocation-id', eip.AllocationId]);
+  });
+
+  it('hot-attaches an interface and secondary addresses: they appear inside the running instance at once', async () => {
+    const a = await launch([sshGroup]);
+    await sshReady(a.publicIp!);
+    const eni = aws(['create-network-interface', '--subnet-id', a.subnetId, '--groups', sshGroup]).NetworkInterface as {
+      NetworkInterfaceId: string; PrivateIpAddress: string; MacAddress: string;
+    };
+    aws(['attach-network-interface', '--network-interface-id', eni.NetworkInterfaceId, '--instance-id', a.id, '--device-index', '1']);
+    const eth1 = async (want: RegExp) => {
+      const end = Date.now() + 10_000;
+      for (;;) {
+        const out = ssh(a.publicIp!, 'ip -o addr show dev eth1 2>&1; ip -o link show dev eth1 2>&1').stdout;
+        if (want.test(out)) return out;
+        if (Date.now() > end) throw new Error(`eth1 never matched ${want}: ${out}`);
+        await sleep(200);
+      }
+    };
+    const seen = await eth1(new RegExp(`inet ${eni.PrivateIpAddress.replaceAll('.', '\\.')}/`));
+    assert.match(seen, new RegExp(eni.MacAddress), 'eth1 has the interface\'s MAC address');
+
+    const assigned = aws(['assign-private-ip-addresses', '--network-interface-id', eni.NetworkInterfaceId, '--secondary-private-ip-address-count', '1']);
+    const secondary = assigned.AssignedPrivateIpAddresses[0].PrivateIpAddress as string;
+    await eth1(new RegExp(`inet ${secondary.replaceAll('.', '\\.')}/`));
+
+    // An Elastic IP on the new interface's secondary address reaches the instance through eth1.
+    const eip = aws(['allocate-address']) as { PublicIp: string; AllocationId: string };
+    aws(['associate-address', '--allocation-id', eip.AllocationId, '--network-interface-id', eni.NetworkInterfaceId, '--private-ip-address', secondary]);
+    await sshReady(eip.PublicIp);
+    assert.equal(ssh(eip.PublicIp, 'hostname').stdout.trim(), `ip-${a.privateIp.replaceAll('.', '-')}`);
+
+    const attachment = aws(['describe-network-interfaces', '--network-interface-ids', eni.NetworkInterfaceId]).NetworkInterfaces[0].Attachment.AttachmentId;
+    aws(['detach-network-interface', '--attachment-id', attachment]);
+    await eth1(/can't find device|does not exist/);
+    // The Elastic IP stays with the detached interface until it is disassociated.
+    const association = aws(['describe-addresses', '--allocation-ids', eip.AllocationId]).Addresses[0].AssociationId;
+    assert.ok(association, 'still associated with the detached interface');
+    aws(['disassociate-address', '--association-id', association]);
+    aws(['release-address', '--allocation-id', eip.AllocationId]);
+    aws(['delete-network-interface', '--network-interface-id', eni.NetworkInterfaceId]);
+  });
+
+  it('warm-attaches an interface to a stopped instance: it is there when the instance starts', async () => {
+    const a = await launch([sshGroup]);
+    aws(['stop-instances', '--instance-ids', a.id]);
+    await api.waitFor('stopped', a.id);
+    const eni = aws(['create-network-interface', '--subnet-id', a.subnetId]).NetworkInterface as { NetworkInterfaceId: string; PrivateIpAddress: string };
+    aws(['attach-network-interface', '--network-interface-id', eni.NetworkInterfaceId, '--instance-id', a.id, '--device-index', '2']);
+    aws(['start-instances', '--instance-ids', a.id]);
+    await api.waitFor('running', a.id);
+    const ip = (await api.describe(a.id)).PublicIpAddress!;
+    await sshReady(ip);
+    assert.match(ssh(ip, 'ip -o addr show dev eth2').stdout, new RegExp(`inet ${eni.PrivateIpAddress.replaceAll('.', '\\.')}/`));
   });
 
   it('leaves no namespace, link or route behind once every instance is terminated', async () => {

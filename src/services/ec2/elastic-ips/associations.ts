@@ -10,6 +10,8 @@ import type { RequestContext } from '../../context.js';
 import { checkIds, notFound } from '../common/errors.js';
 import { loadInstance } from '../instances/lookup.js';
 import { releasePublicIp } from '../network-interfaces/addresses.js';
+import { assignPublicAddresses } from '../network-interfaces/lifecycle.js';
+import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
 import { loadInterface, saveInterface } from '../network-interfaces/lookup.js';
 import { ENI_KIND, primaryAddress, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { KINDS, type InternetGatewayRecord } from '../vpc/records.js';
@@ -44,6 +46,11 @@ async function unmapFromInterface(ctx: RequestContext, eip: ElasticIpRecord): Pr
   if (!eni || entry?.association?.AllocationId !== eip.AllocationId) return;
   entry.association = undefined;
   await saveInterface(ctx, eni);
+  // As in EC2, an instance launched with a public IP gets a new one from the pool once the
+  // Elastic IP that took its place is gone (a stopped one gets it when it starts).
+  const instanceId = eni.Attachment?.InstanceId;
+  const rec = instanceId ? await ctx.store.get<InstanceRecord>(INSTANCE_KIND, ctx.scope, instanceId) : undefined;
+  if (rec && (rec.state === 'pending' || rec.state === 'running')) await assignPublicAddresses(ctx.store, ctx.scope, rec);
 }
 
 /** Public addresses reach a VPC only through its internet gateway: EC2 refuses an association without one. */
@@ -117,7 +124,6 @@ async function disassociateAddress(input: DisassociateAddressRequest, ctx: Reque
     throw new ApiError('MissingParameter', 'The request must contain the parameter AssociationId');
   }
   if (eip?.association) {
-    // The interface gets no auto-assigned address back until its instance starts again.
     await unmapFromInterface(ctx, eip);
     endAssociation(eip);
     await saveAddress(ctx, eip);

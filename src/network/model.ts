@@ -24,6 +24,7 @@ export interface PortModel {
   subnetId: string;
   /** Private addresses, the primary first. */
   ips: string[];
+  ipv6s: string[];
   sourceDestCheck: boolean;
   groupIds: string[];
   /** Public address → private address, for the subnets that route to an attached internet gateway. */
@@ -36,6 +37,8 @@ export interface SubnetModel {
   prefix: number;
   /** The VPC router's address in the subnet (its base + 1, as in EC2). */
   gateway: string;
+  /** The subnet's IPv6 /64, if it has one. */
+  ipv6Cidr?: string;
   networkAclId?: string;
 }
 
@@ -93,6 +96,7 @@ export async function loadVpcModel(store: Store, scope: Scope, vpcId: string, pl
       mac: e.MacAddress,
       subnetId: e.SubnetId,
       ips: [...e.PrivateIpAddresses].sort((a, b) => Number(b.Primary) - Number(a.Primary)).map((a) => a.PrivateIpAddress),
+      ipv6s: [...e.Ipv6Addresses],
       sourceDestCheck: e.SourceDestCheck,
       groupIds: e.Groups.map((g) => g.GroupId),
       nat: routed.has(e.SubnetId)
@@ -109,6 +113,7 @@ export async function loadVpcModel(store: Store, scope: Scope, vpcId: string, pl
       subnetId: s.SubnetId,
       cidr: s.CidrBlock,
       ...subnetGateway(s.CidrBlock),
+      ipv6Cidr: s.Ipv6CidrBlockAssociationSet?.find((a) => a.Ipv6CidrBlockState?.State !== 'disassociated')?.Ipv6CidrBlock,
       networkAclId: acls.find((a) => a.Associations?.some((x) => x.SubnetId === s.SubnetId))?.NetworkAclId,
     }))
     .sort((a, b) => (a.subnetId < b.subnetId ? -1 : 1));

@@ -22,6 +22,15 @@ async function links(netns: string | undefined): Promise<Map<string, LinkInfo>> 
 }
 
 const ipv4Of = (l: LinkInfo | undefined) => (l?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+/** Global IPv6 addresses (link-local ones are the kernel's). */
+const ipv6Of = (l: LinkInfo | undefined) =>
+  (l?.addr_info ?? []).filter((a) => a.family === 'inet6' && !a.local.startsWith('fe80:')).map((a) => `${a.local}/${a.prefixlen}`);
+
+/** The VPC router's link-local address, every IPv6 subnet's default gateway (as EC2's router advertises). */
+export const ROUTER_LINK_LOCAL = 'fe80::1';
+
+/** The router's address in an IPv6 /64: its first host (`…::1`); a /64's canonical form ends in `::`. */
+const ipv6Gateway = (cidr: string) => `${cidr.replace(/\/\d+$/, '')}1/64`;
 
 export async function ensureNetns(name: string): Promise<string> {
   if (!existsSync(netnsPath(name))) {
@@ -47,7 +56,10 @@ export async function ensureVpc(names: NetnsNames, model: VpcModel): Promise<voi
   const fresh = !existsSync(netnsPath(ns));
   await ensureNetns(ns);
   if (fresh) {
-    await sysctl(ns, { 'net.ipv4.ip_forward': 1, 'net.bridge.bridge-nf-call-iptables': 1, 'net.ipv6.conf.all.disable_ipv6': 1 });
+    await sysctl(ns, {
+      'net.ipv4.ip_forward': 1, 'net.ipv6.conf.all.forwarding': 1,
+      'net.bridge.bridge-nf-call-iptables': 1, 'net.bridge.bridge-nf-call-ip6tables': 1,
+    });
   }
   let have = await links(ns);
   const lines: string[] = [];
@@ -58,11 +70,15 @@ export async function ensureVpc(names: NetnsNames, model: VpcModel): Promise<voi
   if (!have.has(UPLINK)) {
     await ip(undefined, ['link', 'add', host, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', ns]);
     await ipBatch(undefined, [`addr add ${HOST_LINK_IP}/32 dev ${host}`, `link set ${host} up`]);
+    // IPv6 never crosses to the host.
+    await sysctl(ns, { [`net.ipv6.conf.${UPLINK}.disable_ipv6`]: 1 });
     await ipBatch(ns, [`addr add ${VPC_LINK_IP}/32 dev ${UPLINK}`, `link set ${UPLINK} up`, `route add ${HOST_LINK_IP}/32 dev ${UPLINK} scope link`]);
     have = await links(ns);
   }
-  const want = new Set(model.subnets.map((s) => `${s.gateway}/${s.prefix}`));
-  const current = new Set(ipv4Of(have.get(BRIDGE)));
+  const want = new Set(model.subnets.flatMap((s) => [`${s.gateway}/${s.prefix}`, ...(s.ipv6Cidr ? [ipv6Gateway(s.ipv6Cidr)] : [])]));
+  const bridge = have.get(BRIDGE);
+  const current = new Set([...ipv4Of(bridge), ...ipv6Of(bridge)]);
+  if (!(bridge?.addr_info ?? []).some((a) => a.local === ROUTER_LINK_LOCAL)) await ip(ns, ['addr', 'add', `${ROUTER_LINK_LOCAL}/64`, 'dev', BRIDGE]);
   await ipBatch(ns, [
     ...[...want].filter((a) => !current.has(a)).map((a) => `addr add ${a} dev ${BRIDGE}`),
     ...[...current].filter((a) => !want.has(a)).map((a) => `addr del ${a} dev ${BRIDGE}`),
@@ -108,21 +124,28 @@ export async function ensureInstancePorts(
       await ip(vns, ['link', 'add', p.port, 'type', 'veth', 'peer', 'name', dev, 'address', p.mac, 'netns', ins]);
       await ipBatch(vns, [`link set ${p.port} master ${BRIDGE} up`]);
     }
-    const want = p.ips.map((a) => `${a}/${subnet.prefix}`);
-    const have = new Set(ipv4Of(guestLinks.get(dev)));
+    const want = [...p.ips.map((a) => `${a}/${subnet.prefix}`), ...p.ipv6s.map((a) => `${a}/64`)];
+    const have = new Set([...ipv4Of(guestLinks.get(dev)), ...ipv6Of(guestLinks.get(dev))]);
     const table = 100 + p.deviceIndex;
+    const on = p.deviceIndex === 0 ? '' : ` table ${table}`;
     const lines = [
-      ...want.filter((a) => !have.has(a)).map((a) => `addr add ${a} dev ${dev}`),
-      ...[...have].filter((a) => !want.includes(a)).map((a) => `addr del ${a} dev ${dev}`),
       `link set ${dev} up`,
+      // nodad: the address is the interface's alone (the IPAM says so), so it is usable at once.
+      ...want.filter((a) => !have.has(a)).map((a) => `addr add ${a} dev ${dev}${a.includes(':') ? ' nodad' : ''}`),
+      ...[...have].filter((a) => !want.includes(a)).map((a) => `addr del ${a} dev ${dev}`),
+      `route replace default via ${subnet.gateway} dev ${dev}${on}`,
     ];
-    if (p.deviceIndex === 0) lines.push(`route replace default via ${subnet.gateway} dev ${dev}`);
-    else lines.push(`route replace default via ${subnet.gateway} dev ${dev} table ${table}`);
+    // The gateway's family tells ip which table: IPv6 for fe80::1.
+    if (p.ipv6s.length) lines.push(`route replace default via ${ROUTER_LINK_LOCAL} dev ${dev}${on}`);
     await ipBatch(ins, lines);
     if (p.deviceIndex > 0) {
-      const rules = await ipJson<{ src?: string }[]>(ins, ['rule', 'show', 'table', String(table)]);
-      const present = new Set(rules.map((r) => r.src));
-      await ipBatch(ins, p.ips.filter((a) => !present.has(a)).map((a) => `rule add from ${a} table ${table}`));
+      for (const family of ['-4', '-6']) {
+        const addrs = family === '-4' ? p.ips : p.ipv6s;
+        if (!addrs.length) continue;
+        const rules = await ipJson<{ src?: string }[]>(ins, [family, 'rule', 'show', 'table', String(table)]);
+        const present = new Set(rules.map((r) => r.src));
+        await ipBatch(ins, addrs.filter((a) => !present.has(a)).map((a) => `rule add from ${a} table ${table}`));
+      }
     }
   }
   // Interfaces detached since: their bridge port goes, and the guest's end with it.

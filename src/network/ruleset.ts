@@ -1,11 +1,11 @@
 /**
  * Compiles a VPC's model to the nftables ruleset of its namespace, loaded in one transaction.
  *
- * Packets between instances are bridged, and the bridge hands IPv4 to the inet hooks
+ * Packets between instances are bridged, and the bridge hands IPv4 and IPv6 to the inet hooks
  * (br_netfilter), so one stateful table sees all traffic of the VPC:
  * - `bridge nimbus` (stateless, first): each port may only send from its interface's MAC and
- *   private addresses (source/dest check), in IPv4 and ARP; that is what lets the inet table
- *   know the sending interface by its source address.
+ *   addresses (source/dest check), in IPv4, ARP and IPv6; that is what lets the inet table know
+ *   the sending interface by its source address.
  * - `inet nimbus`, forward: network ACLs first (stateless, on every packet that crosses a subnet's
  *   edge, rules in number order, first match wins), then established flows pass, then a new flow
  *   needs the sender's egress rules and the receiver's ingress rules (the union over each
@@ -20,53 +20,60 @@ import { BRIDGE, UPLINK } from './names.js';
 const ident = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
 const setOf = (items: readonly string[]) => `{ ${items.join(', ')} }`;
 const groupSet = (groupId: string) => `g_${ident(groupId)}`;
+const groupSet6 = (groupId: string) => `g6_${ident(groupId)}`;
+/** Neighbour discovery: IPv6's ARP, which every interface needs (EC2 filters it neither). */
+const ND = 'icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }';
 
 /** Matches for a protocol and its ports (TCP/UDP ports, ICMP type and code); undefined if nftables here cannot express it. */
-function protocolMatch(protocol: string, from: number | undefined, to: number | undefined): string | undefined {
+function protocolMatch(protocol: string, from: number | undefined, to: number | undefined): string {
   const name = ({ '6': 'tcp', '17': 'udp', '1': 'icmp', '58': 'icmpv6' } as Record<string, string>)[protocol] ?? protocol;
   if (name === '-1') return '';
-  if (name === 'icmpv6') return undefined; // IPv6 does not cross this data plane
   if (name === 'tcp' || name === 'udp') {
     const lo = from ?? 0;
     const hi = to ?? 65535;
     if (lo <= 0 && (hi < 0 || hi >= 65535)) return `meta l4proto ${name}`;
     return `meta l4proto ${name} th dport ${lo === hi ? lo : `${lo}-${hi}`}`;
   }
-  if (name === 'icmp') {
-    const parts = ['meta l4proto icmp'];
-    if (from !== undefined && from >= 0) parts.push(`icmp type ${from}`);
-    if (to !== undefined && to >= 0) parts.push(`icmp code ${to}`);
+  if (name === 'icmp' || name === 'icmpv6') {
+    const parts = [name === 'icmp' ? 'meta l4proto icmp' : 'meta l4proto ipv6-icmp'];
+    if (from !== undefined && from >= 0) parts.push(`${name} type ${from}`);
+    if (to !== undefined && to >= 0) parts.push(`${name} code ${to}`);
     return parts.join(' ');
   }
   return `meta l4proto ${Number(name)}`;
 }
 
-/** One security group rule as a match, or undefined when its peer cannot match IPv4 traffic. */
-function ruleMatch(rule: StoredRule, ingress: boolean): string | undefined {
-  const dir = ingress ? 'saddr' : 'daddr';
-  let peer: string;
-  if (rule.CidrIpv4) peer = rule.CidrIpv4 === '0.0.0.0/0' ? '' : `ip ${dir} ${rule.CidrIpv4}`;
-  else if (rule.ReferencedGroupInfo?.GroupId) peer = `ip ${dir} @${groupSet(rule.ReferencedGroupInfo.GroupId)}`;
-  else return undefined; // IPv6 CIDRs and prefix lists
-  const proto = protocolMatch(rule.IpProtocol, rule.FromPort, rule.ToPort);
-  if (proto === undefined) return undefined;
-  return [peer, proto].filter(Boolean).join(' ');
+/** A peer CIDR as a match: an address family of its own, so 0.0.0.0/0 never lets IPv6 in or ::/0 IPv4. */
+function cidrMatch(cidr: string, field: 'saddr' | 'daddr'): string {
+  const v6 = cidr.includes(':');
+  if (cidr === '0.0.0.0/0' || cidr === '::/0') return `meta nfproto ${v6 ? 'ipv6' : 'ipv4'}`;
+  return `${v6 ? 'ip6' : 'ip'} ${field} ${cidr}`;
 }
 
-function aclEntryMatch(e: NetworkAclEntry): string | undefined {
-  if (!e.CidrBlock) return undefined;
-  const peer = e.CidrBlock === '0.0.0.0/0' ? '' : `ip ${e.Egress ? 'daddr' : 'saddr'} ${e.CidrBlock}`;
+/** One security group rule as matches (a group reference is one per address family); none for prefix lists. */
+function ruleMatches(rule: StoredRule, ingress: boolean): string[] {
+  const dir = ingress ? 'saddr' : 'daddr';
+  let peers: string[];
+  if (rule.CidrIpv4) peers = [cidrMatch(rule.CidrIpv4, dir)];
+  else if (rule.CidrIpv6) peers = [cidrMatch(rule.CidrIpv6, dir)];
+  else if (rule.ReferencedGroupInfo?.GroupId) {
+    const g = rule.ReferencedGroupInfo.GroupId;
+    peers = [`ip ${dir} @${groupSet(g)}`, `ip6 ${dir} @${groupSet6(g)}`];
+  } else return []; // prefix lists are not modelled
+  const proto = protocolMatch(rule.IpProtocol, rule.FromPort, rule.ToPort);
+  return peers.map((peer) => [peer, proto].filter(Boolean).join(' '));
+}
+
+function aclEntryMatch(e: NetworkAclEntry): string {
+  const cidr = e.CidrBlock ?? e.Ipv6CidrBlock ?? '0.0.0.0/0';
   const proto = protocolMatch(e.Protocol ?? '-1', e.PortRange?.From ?? e.IcmpTypeCode?.Type, e.PortRange?.To ?? e.IcmpTypeCode?.Code);
-  if (proto === undefined) return undefined;
-  return [peer, proto].filter(Boolean).join(' ');
+  return [cidrMatch(cidr, e.Egress ? 'daddr' : 'saddr'), proto].filter(Boolean).join(' ');
 }
 
 function aclChain(name: string, entries: readonly NetworkAclEntry[]): string[] {
   const lines = [`  chain ${name} {`];
   for (const e of [...entries].sort((a, b) => (a.RuleNumber ?? 0) - (b.RuleNumber ?? 0))) {
-    const m = aclEntryMatch(e);
-    if (m === undefined) continue;
-    lines.push(`    ${m ? `${m} ` : ''}${e.RuleAction === 'allow' ? 'return' : 'drop'}`);
+    lines.push(`    ${aclEntryMatch(e)} ${e.RuleAction === 'allow' ? 'return' : 'drop'}`);
   }
   lines.push('    drop', '  }');
   return lines;
@@ -80,19 +87,17 @@ function portChains(model: VpcModel, port: PortModel): string[] {
     });
   const chain = (name: string, ingress: boolean, verdict: string) => {
     const lines = [`  chain ${name} {`];
-    for (const r of rules(ingress)) {
-      const m = ruleMatch(r, ingress);
-      if (m !== undefined) lines.push(`    ${m ? `${m} ` : ''}${verdict}`);
-    }
+    for (const r of rules(ingress)) for (const m of ruleMatches(r, ingress)) lines.push(`    ${m} ${verdict}`);
     lines.push('    drop', '  }');
     return lines;
   };
   return [...chain(`sg_in_${port.port}`, true, 'accept'), ...chain(`sg_out_${port.port}`, false, 'return')];
 }
 
-function vmap(field: 'saddr' | 'daddr', ports: readonly PortModel[], chain: (p: PortModel) => string): string | undefined {
-  const elements = ports.flatMap((p) => p.ips.map((ip) => `${ip} : jump ${chain(p)}`));
-  return elements.length ? `ip ${field} vmap ${setOf(elements)}` : undefined;
+function vmaps(field: 'saddr' | 'daddr', ports: readonly PortModel[], chain: (p: PortModel) => string): string[] {
+  const v4 = ports.flatMap((p) => p.ips.map((a) => `${a} : jump ${chain(p)}`));
+  const v6 = ports.flatMap((p) => p.ipv6s.map((a) => `${a} : jump ${chain(p)}`));
+  return [...(v4.length ? [`ip ${field} vmap ${setOf(v4)}`] : []), ...(v6.length ? [`ip6 ${field} vmap ${setOf(v6)}`] : [])];
 }
 
 function filterTable(model: VpcModel): string[] {
@@ -101,9 +106,12 @@ function filterTable(model: VpcModel): string[] {
   for (const g of model.groups.values()) {
     for (const r of [...g.ingress, ...g.egress]) if (r.ReferencedGroupInfo?.GroupId) referenced.add(r.ReferencedGroupInfo.GroupId);
   }
+  const set = (name: string, type: string, members: string[]) =>
+    out.push(`  set ${name} {`, `    type ${type}`, ...(members.length ? [`    elements = ${setOf(members)}`] : []), '  }');
   for (const g of [...referenced].sort()) {
-    const members = model.ports.filter((p) => p.groupIds.includes(g)).flatMap((p) => p.ips);
-    out.push(`  set ${groupSet(g)} {`, '    type ipv4_addr', ...(members.length ? [`    elements = ${setOf(members)}`] : []), '  }');
+    const members = model.ports.filter((p) => p.groupIds.includes(g));
+    set(groupSet(g), 'ipv4_addr', members.flatMap((p) => p.ips));
+    set(groupSet6(g), 'ipv6_addr', members.flatMap((p) => p.ipv6s));
   }
   for (const [id, entries] of model.networkAcls) {
     out.push(...aclChain(`acl_in_${ident(id)}`, entries.filter((e) => !e.Egress)));
@@ -111,27 +119,32 @@ function filterTable(model: VpcModel): string[] {
   }
   for (const p of model.ports) out.push(...portChains(model, p));
 
-  const egress = vmap('saddr', model.ports, (p) => `sg_out_${p.port}`);
-  const ingress = vmap('daddr', model.ports, (p) => `sg_in_${p.port}`);
-  out.push('  chain forward {', '    type filter hook forward priority filter; policy drop;');
+  const egress = vmaps('saddr', model.ports, (p) => `sg_out_${p.port}`);
+  const ingress = vmaps('daddr', model.ports, (p) => `sg_in_${p.port}`);
+  out.push('  chain forward {', '    type filter hook forward priority filter; policy drop;', `    ${ND} accept`);
   for (const s of model.subnets) {
     if (!s.networkAclId) continue;
-    out.push(`    ip saddr ${s.cidr} ip daddr != ${s.cidr} jump acl_out_${ident(s.networkAclId)}`);
-    out.push(`    ip daddr ${s.cidr} ip saddr != ${s.cidr} jump acl_in_${ident(s.networkAclId)}`);
+    const acl = ident(s.networkAclId);
+    for (const [family, cidr] of [['ip', s.cidr], ['ip6', s.ipv6Cidr]] as const) {
+      if (!cidr) continue;
+      out.push(`    ${family} saddr ${cidr} ${family} daddr != ${cidr} jump acl_out_${acl}`);
+      out.push(`    ${family} daddr ${cidr} ${family} saddr != ${cidr} jump acl_in_${acl}`);
+    }
   }
   out.push('    ct state invalid drop', '    ct state established,related accept');
-  if (egress) out.push(`    ${egress}`);
+  for (const v of egress) out.push(`    ${v}`);
   out.push(`    oifname "${UPLINK}" drop`);
-  if (ingress) out.push(`    ${ingress}`);
+  for (const v of ingress) out.push(`    ${v}`);
   out.push('  }');
   // The VPC router itself answers pings to its gateway addresses and nothing else yet.
   out.push(
     '  chain input {', '    type filter hook input priority filter; policy drop;', '    iifname "lo" accept',
-    '    ct state established,related accept', `    iifname "${BRIDGE}" icmp type echo-request accept`, '  }',
+    '    ct state established,related accept', `    ${ND} accept`,
+    `    iifname "${BRIDGE}" icmp type echo-request accept`, `    iifname "${BRIDGE}" icmpv6 type echo-request accept`, '  }',
   );
   // Connections from the VPC namespace (an operator's `ip netns exec … ssh`) meet the ingress rules too.
-  out.push('  chain output {', '    type filter hook output priority filter; policy accept;', '    ct state established,related accept');
-  if (ingress) out.push(`    oifname "${BRIDGE}" ${ingress}`);
+  out.push('  chain output {', '    type filter hook output priority filter; policy accept;', '    ct state established,related accept', `    ${ND} accept`);
+  for (const v of ingress) out.push(`    oifname "${BRIDGE}" ${v}`);
   out.push('  }', '}');
   return out;
 }
@@ -149,9 +162,10 @@ function bridgeTable(model: VpcModel): string[] {
   for (const p of model.ports) {
     const at = `iifname "${p.port}"`;
     out.push(`    ${at} ether saddr != ${p.mac} drop`);
-    out.push(`    ${at} ether type ip6 drop`);
     if (!p.sourceDestCheck) continue;
     out.push(`    ${at} ether type ip ip saddr != ${setOf(p.ips)} drop`);
+    // Link-local (and unspecified, for duplicate address detection) is every interface's own.
+    out.push(`    ${at} ether type ip6 ip6 saddr != ${setOf(['::', 'fe80::/64', ...p.ipv6s])} drop`);
     out.push(`    ${at} ether type arp arp saddr ether != ${p.mac} drop`);
     out.push(`    ${at} ether type arp arp saddr ip != ${setOf(['0.0.0.0', ...p.ips])} drop`);
   }

@@ -82,6 +82,9 @@ export function presentInstance(
     out.PrivateIpAddress = rec.PrivateIpAddress;
     const publicIp = primary && primaryAddress(primary).association?.PublicIp;
     if (publicIp) out.PublicIpAddress = publicIp;
+    // The instance's IPv6 address is its primary interface's first one.
+    const ipv6 = primary?.Ipv6Addresses[0];
+    if (ipv6) out.Ipv6Address = ipv6;
     out.NetworkInterfaces = enis.map((eni) => presentInstanceInterface(eni, (ip) => ipDnsName(scope.region, ip)));
   } else {
     out.NetworkInterfaces = [];

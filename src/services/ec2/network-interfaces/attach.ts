@@ -12,7 +12,7 @@ import type { RequestContext } from '../../context.js';
 import { loadInstance } from '../instances/lookup.js';
 import { saveInstance, type InstanceRecord } from '../instances/record.js';
 import { attachedInterfaces, updateElasticIps } from './lifecycle.js';
-import { checkAddressCount, checkInterfaceCount, maxAddressesPerInterface } from './limits.js';
+import { checkAddressCount, checkInterfaceCount, checkIpv6Count, maxAddressesPerInterface, maxIpv6PerInterface } from './limits.js';
 import { interfaceByAttachment, loadInterface, saveInterface } from './lookup.js';
 import type { NetworkInterfaceRecord } from './record.js';
 
@@ -29,7 +29,7 @@ const incorrectState = (rec: InstanceRecord) =>
 
 /**
  * Checks that `eni` can go on `rec` at `deviceIndex` beside `attached` (the instance's interfaces):
- * free, in the instance's zone, at a free index, within the type's interface and address limits.
+ * free, in the instance's zone, at a free index, within the type's interface and address (IPv4 and IPv6) limits.
  */
 export function checkAttachable(rec: InstanceRecord, attached: readonly NetworkInterfaceRecord[], eni: NetworkInterfaceRecord, deviceIndex: number): void {
   if (eni.Attachment) throw interfaceInUse(eni.NetworkInterfaceId);
@@ -42,6 +42,7 @@ export function checkAttachable(rec: InstanceRecord, attached: readonly NetworkI
   }
   checkInterfaceCount(rec.InstanceType, attached.length + 1);
   checkAddressCount(eni.PrivateIpAddresses.length, maxAddressesPerInterface(rec.InstanceType));
+  checkIpv6Count(eni.Ipv6Addresses.length, maxIpv6PerInterface(rec.InstanceType));
 }
 
 /**

@@ -1,14 +1,15 @@
-/** Making an interface: its addresses from the subnet, a MAC, and (for a primary one) a public address. */
+/** Making an interface: its IPv4 and IPv6 addresses from the subnet, a MAC, and (for a primary one) a public address. */
 import type { PrivateIpAddressSpecification } from '@aws-sdk/client-ec2';
 import { invalidParameterValue } from '../../../protocol/errors.js';
 import { newId } from '../../../util/ids.js';
 import type { RequestContext } from '../../context.js';
 import type { SubnetRecord } from '../vpc/records.js';
 import { allocatePrivateIp, allocatePublicIp, newMacAddress } from './addresses.js';
+import { allocateRequestedIpv6, type RequestedIpv6 } from './ipv6.js';
 import { ENI_KIND, type NetworkInterfaceRecord, type StoredAttachment, type StoredPrivateIp } from './record.js';
 
 export interface InterfaceRequest {
-  subnet: Pick<SubnetRecord, 'SubnetId' | 'VpcId' | 'AvailabilityZone' | 'CidrBlock'>;
+  subnet: Pick<SubnetRecord, 'SubnetId' | 'VpcId' | 'AvailabilityZone' | 'CidrBlock' | 'Ipv6CidrBlockAssociationSet'>;
   groups: { GroupId: string; GroupName: string }[];
   description?: string;
   /** The primary private address; a free one when absent. */
@@ -16,6 +17,8 @@ export interface InterfaceRequest {
   /** Secondary addresses: these, then `secondaryCount` free ones. */
   secondaryIps?: string[];
   secondaryCount?: number;
+  /** IPv6 addresses from the subnet's /64 (see requestedIpv6Addresses); none when absent. */
+  ipv6?: RequestedIpv6;
   /** Map a public address from the pool to the primary address, now and on every start. */
   publicIp: boolean;
   attachment?: Omit<StoredAttachment, 'AttachmentId'>;
@@ -76,7 +79,7 @@ export async function createInterface(ctx: RequestContext, req: InterfaceRequest
     Description: req.description ?? '',
     MacAddress: newMacAddress(),
     PrivateIpAddresses: addresses,
-    Ipv6Addresses: [],
+    Ipv6Addresses: req.ipv6 ? await allocateRequestedIpv6(store, scope, req.subnet, id, req.ipv6) : [],
     Groups: req.groups,
     SourceDestCheck: true,
     Attachment: req.attachment ? { ...req.attachment, AttachmentId: newId('eni-attach') } : undefined,

@@ -3,6 +3,7 @@ import type { Handler } from '../../context.js';
 import { handlers as attach } from './attach.js';
 import { handlers as attributes } from './attributes.js';
 import { handlers as interfaces } from './interfaces.js';
+import { handlers as ipv6Addresses } from './ipv6-addresses.js';
 import { handlers as privateIps } from './private-ips.js';
 
-export const handlers: Record<string, Handler> = { ...interfaces, ...attach, ...attributes, ...privateIps };
+export const handlers: Record<string, Handler> = { ...interfaces, ...attach, ...attributes, ...privateIps, ...ipv6Addresses };

@@ -12,7 +12,8 @@ import { ensureDefaultVpc, launchGroups } from '../vpc/index.js';
 import { requireOne, type SubnetRecord } from '../vpc/records.js';
 import { addressCount, createInterface, requestedAddresses } from './create.js';
 import { deleteInterface } from './lifecycle.js';
-import { checkAddressCount, checkInterfaceQuota, maxAddressesOfAnyType } from './limits.js';
+import { ipv6Total, requestedIpv6Addresses } from './ipv6.js';
+import { checkAddressCount, checkInterfaceQuota, checkIpv6Count, maxAddressesOfAnyType, maxIpv6OfAnyType } from './limits.js';
 import { dnsNameIn, loadInterface, loadInterfaces } from './lookup.js';
 import { ENI_KIND, presentNetworkInterface, type NetworkInterfaceRecord } from './record.js';
 
@@ -25,9 +26,11 @@ async function createNetworkInterface(input: CreateNetworkInterfaceRequest, ctx:
   const subnet = await requireOne<SubnetRecord>(ctx, 'subnet', input.SubnetId!);
   const addresses = requestedAddresses(input.PrivateIpAddress, input.PrivateIpAddresses, input.SecondaryPrivateIpAddressCount);
   checkAddressCount(addressCount(addresses), maxAddressesOfAnyType());
+  const ipv6 = requestedIpv6Addresses(subnet, input.Ipv6Addresses?.map((a) => a.Ipv6Address ?? ''), input.Ipv6AddressCount);
+  checkIpv6Count(ipv6Total(ipv6), maxIpv6OfAnyType());
   const groups = await launchGroups(ctx, subnet.VpcId, input.Groups, undefined);
   await checkInterfaceQuota(ctx, 1);
-  const eni = await createInterface(ctx, { subnet, groups, description: input.Description, ...addresses, publicIp: false });
+  const eni = await createInterface(ctx, { subnet, groups, description: input.Description, ...addresses, ipv6, publicIp: false });
   await addTags(ctx, eni.NetworkInterfaceId, 'network-interface', tags);
   ctx.plane.kick();
   return { NetworkInterface: presentNetworkInterface(eni, tags, dnsNameIn(ctx)), ClientToken: input.ClientToken };

@@ -5,7 +5,7 @@
  * there; all interfaces are in one zone; an existing interface (cold attach) is available and is
  * given to one instance only; a public address is auto-assigned only to a single new interface, and
  * AssociatePublicIpAddress with several interfaces is an error; the type's interface and address
- * limits hold.
+ * limits (IPv4 and IPv6) hold; a specific address, IPv4 or IPv6, is for a single instance only.
  */
 import type { InstanceNetworkInterfaceSpecification, RunInstancesRequest } from '@aws-sdk/client-ec2';
 import { invalidParameterCombination, invalidParameterValue } from '../../../protocol/errors.js';
@@ -15,7 +15,8 @@ import type { GroupRef } from '../vpc/security-groups.js';
 import { requireOne, type SubnetRecord } from '../vpc/records.js';
 import { attach, interfaceInUse, zoneMismatch } from './attach.js';
 import { addressCount, createInterface, requestedAddresses, type RequestedAddresses } from './create.js';
-import { checkAddressCount, checkInterfaceCount, checkInterfaceQuota, maxAddressesPerInterface } from './limits.js';
+import { ipv6Total, requestedIpv6Addresses, type RequestedIpv6 } from './ipv6.js';
+import { checkAddressCount, checkInterfaceCount, checkInterfaceQuota, checkIpv6Count, maxAddressesPerInterface, maxIpv6PerInterface } from './limits.js';
 import { loadInterface } from './lookup.js';
 import type { NetworkInterfaceRecord } from './record.js';
 
@@ -24,7 +25,9 @@ interface PlannedInterface {
   deviceIndex: number;
   deleteOnTermination: boolean;
   existing?: NetworkInterfaceRecord;
-  create?: { subnet: SubnetRecord; groups: GroupRef[]; description?: string; addresses: RequestedAddresses; publicIp: boolean };
+  create?: {
+    subnet: SubnetRecord; groups: GroupRef[]; description?: string; addresses: RequestedAddresses; ipv6: RequestedIpv6; publicIp: boolean;
+  };
 }
 
 export interface LaunchInterfaces {
@@ -47,14 +50,18 @@ export async function planInterfaces(
     const groups = await launchGroups(ctx, subnet.VpcId, input.SecurityGroupIds, input.SecurityGroups);
     const addresses = requestedAddresses(input.PrivateIpAddress, undefined, undefined);
     checkSingleAddress(addresses, count.max);
+    const ipv6 = launchIpv6(subnet, input.Ipv6Addresses, input.Ipv6AddressCount, count.max, typeName);
     return {
       subnet,
-      interfaces: [{ deviceIndex: 0, deleteOnTermination: true, create: { subnet, groups, addresses, publicIp: subnet.MapPublicIpOnLaunch ?? false } }],
+      interfaces: [{
+        deviceIndex: 0, deleteOnTermination: true, create: { subnet, groups, addresses, ipv6, publicIp: subnet.MapPublicIpOnLaunch ?? false },
+      }],
     };
   }
   if (input.SubnetId !== undefined) throw instanceLevel('subnet ID');
   if (input.SecurityGroupIds?.length || input.SecurityGroups?.length) throw instanceLevel('security groups');
   if (input.PrivateIpAddress !== undefined) throw instanceLevel('private IP address');
+  if (input.Ipv6AddressCount !== undefined || input.Ipv6Addresses?.length) throw instanceLevel('IPv6 address');
   checkDeviceIndexes(specs);
   checkPublicIpRequest(specs);
   checkInterfaceCount(typeName, specs.length);
@@ -112,12 +119,26 @@ function checkSingleAddress(addresses: RequestedAddresses, maxCount: number): vo
   }
 }
 
+/** The IPv6 addresses of one new interface of every instance, checked against the type's limit. */
+function launchIpv6(
+  subnet: SubnetRecord, listed: readonly { Ipv6Address?: string }[] | undefined, n: number | undefined, maxCount: number, typeName: string,
+): RequestedIpv6 {
+  const ipv6 = requestedIpv6Addresses(subnet, listed?.map((a) => a.Ipv6Address ?? ''), n);
+  if (maxCount > 1 && ipv6.addresses.length > 0) {
+    throw invalidParameterCombination('A specific IPv6 address can be given only when launching a single instance.');
+  }
+  checkIpv6Count(ipv6Total(ipv6), maxIpv6PerInterface(typeName));
+  return ipv6;
+}
+
 async function planOne(
   ctx: RequestContext, spec: InstanceNetworkInterfaceSpecification, zone: string | undefined, maxCount: number, single: boolean, typeName: string,
 ): Promise<PlannedInterface> {
   const deviceIndex = spec.DeviceIndex!;
   if (spec.NetworkInterfaceId !== undefined) {
-    const conflicting = (['SubnetId', 'Groups', 'PrivateIpAddress', 'PrivateIpAddresses', 'SecondaryPrivateIpAddressCount', 'Description'] as const)
+    const conflicting = ([
+      'SubnetId', 'Groups', 'PrivateIpAddress', 'PrivateIpAddresses', 'SecondaryPrivateIpAddressCount', 'Ipv6Addresses', 'Ipv6AddressCount', 'Description',
+    ] as const)
       .find((k) => spec[k] !== undefined && !(Array.isArray(spec[k]) && spec[k].length === 0));
     if (conflicting) {
       throw invalidParameterCombination(`A network interface may not specify both a network interface ID and ${conflicting}.`);
@@ -128,6 +149,7 @@ async function planOne(
     const existing = await loadInterface(ctx, spec.NetworkInterfaceId);
     if (existing.Attachment) throw interfaceInUse(existing.NetworkInterfaceId);
     checkAddressCount(existing.PrivateIpAddresses.length, maxAddressesPerInterface(typeName));
+    checkIpv6Count(existing.Ipv6Addresses.length, maxIpv6PerInterface(typeName));
     return { deviceIndex, deleteOnTermination: spec.DeleteOnTermination ?? false, existing };
   }
   const subnet = await launchSubnet(ctx, spec.SubnetId, deviceIndex === 0 ? zone : undefined);
@@ -135,12 +157,13 @@ async function planOne(
   const addresses = requestedAddresses(spec.PrivateIpAddress, spec.PrivateIpAddresses, spec.SecondaryPrivateIpAddressCount);
   checkSingleAddress(addresses, maxCount);
   checkAddressCount(addressCount(addresses), maxAddressesPerInterface(typeName));
+  const ipv6 = launchIpv6(subnet, spec.Ipv6Addresses, spec.Ipv6AddressCount, maxCount, typeName);
   // Only a single new interface at index 0 gets an address from the pool.
   const publicIp = single && (spec.AssociatePublicIpAddress ?? subnet.MapPublicIpOnLaunch ?? false);
   return {
     deviceIndex,
     deleteOnTermination: spec.DeleteOnTermination ?? true,
-    create: { subnet, groups, description: spec.Description, addresses, publicIp },
+    create: { subnet, groups, description: spec.Description, addresses, ipv6, publicIp },
   };
 }
 
@@ -161,6 +184,7 @@ export async function launchInterfaces(
       groups: c.groups,
       description: c.description,
       ...c.addresses,
+      ipv6: c.ipv6,
       publicIp: c.publicIp,
       attachment: { InstanceId: instanceId, InstanceOwnerId: ctx.accountId, DeviceIndex: p.deviceIndex, AttachTime: attachTime, DeleteOnTermination: p.deleteOnTermination },
     }));

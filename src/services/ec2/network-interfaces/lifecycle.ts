@@ -7,6 +7,7 @@ import type { Scope, Store } from '../../../store/store.js';
 import { ELASTIC_IP_KIND, endAssociation, type ElasticIpRecord } from '../elastic-ips/record.js';
 import type { InstanceRecord } from '../instances/record.js';
 import { allocatePublicIp, releasePrivateIp, releasePublicIp } from './addresses.js';
+import { releaseIpv6 } from './ipv6.js';
 import { ENI_KIND, primaryAddress, type NetworkInterfaceRecord } from './record.js';
 
 export async function attachedInterfaces(store: Store, scope: Scope, rec: InstanceRecord): Promise<NetworkInterfaceRecord[]> {
@@ -54,9 +55,10 @@ export async function releaseInterfaces(store: Store, scope: Scope, rec: Instanc
   rec.networkInterfaceIds = [];
 }
 
-/** Removes an interface: its private addresses go back to the subnet and its Elastic IPs are disassociated. */
+/** Removes an interface: its private and IPv6 addresses go back to the subnet and its Elastic IPs are disassociated. */
 export async function deleteInterface(store: Store, scope: Scope, eni: NetworkInterfaceRecord): Promise<void> {
   for (const a of eni.PrivateIpAddresses) await releasePrivateIp(store, scope, eni.SubnetId, a.PrivateIpAddress);
+  for (const ip of eni.Ipv6Addresses) await releaseIpv6(store, scope, eni.SubnetId, ip);
   await updateElasticIps(store, scope, eni, (_a, eip) => endAssociation(eip));
   await store.remove(ENI_KIND, scope, eni.NetworkInterfaceId);
   await store.deleteAllTags(scope, eni.NetworkInterfaceId);

@@ -1,6 +1,6 @@
 /**
  * What an instance type allows its interfaces (the catalogue's NetworkInfo): how many interfaces,
- * how many IPv4 addresses each. Passing either is EC2's AttachmentLimitExceeded or
+ * how many IPv4 and IPv6 addresses each. Passing either is EC2's AttachmentLimitExceeded or
  * PrivateIpAddressLimitExceeded.
  */
 import { instanceType, instanceTypes } from '../../../catalog/instance-types.js';
@@ -17,12 +17,24 @@ export function maxAddressesPerInterface(typeName: string): number {
   return instanceType(typeName)?.NetworkInfo?.Ipv4AddressesPerInterface ?? 1;
 }
 
+/** How many IPv6 addresses one interface of the type may have (0 for a type without IPv6). */
+export function maxIpv6PerInterface(typeName: string): number {
+  return instanceType(typeName)?.NetworkInfo?.Ipv6AddressesPerInterface ?? 0;
+}
+
 let largestAddressCount: number | undefined;
+let largestIpv6Count: number | undefined;
 
 /** The most IPv4 addresses any instance type allows one interface: the bound for an interface that is not attached. */
 export function maxAddressesOfAnyType(): number {
   largestAddressCount ??= Math.max(1, ...instanceTypes().map((t) => t.NetworkInfo?.Ipv4AddressesPerInterface ?? 1));
   return largestAddressCount;
+}
+
+/** The most IPv6 addresses any instance type allows one interface: the bound for an interface that is not attached. */
+export function maxIpv6OfAnyType(): number {
+  largestIpv6Count ??= Math.max(0, ...instanceTypes().map((t) => t.NetworkInfo?.Ipv6AddressesPerInterface ?? 0));
+  return largestIpv6Count;
 }
 
 export function checkInterfaceCount(typeName: string, count: number): void {
@@ -33,6 +45,10 @@ export function checkInterfaceCount(typeName: string, count: number): void {
 
 export function checkAddressCount(count: number, limit: number): void {
   if (count > limit) throw new ApiError('PrivateIpAddressLimitExceeded', 'Number of private addresses will exceed limit.');
+}
+
+export function checkIpv6Count(count: number, limit: number): void {
+  if (count > limit) throw new ApiError('PrivateIpAddressLimitExceeded', 'Number of IPv6 addresses will exceed limit.');
 }
 
 /** The account's network interface quota in the region (NetworkInterfaceLimitExceeded). */

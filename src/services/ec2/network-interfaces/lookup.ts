@@ -1,7 +1,7 @@
 /** Finding the caller's interfaces by id or attachment id, with EC2's Malformed and NotFound errors. */
 import type { RequestContext } from '../../context.js';
 import { checkIds, notFound } from '../common/errors.js';
-import { ipDnsName } from '../instances/record.js';
+import { INSTANCE_KIND, ipDnsName, type InstanceRecord } from '../instances/record.js';
 import { ENI_KIND, type NetworkInterfaceRecord } from './record.js';
 
 /** The interfaces with these ids, in the order asked; any unknown id fails the whole call. */
@@ -24,6 +24,12 @@ export async function interfaceByAttachment(ctx: RequestContext, attachmentId: s
   const eni = (await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)).find((e) => e.Attachment?.AttachmentId === attachmentId);
   if (!eni) throw notFound('network-interface-attachment', [attachmentId]);
   return eni;
+}
+
+/** The instance type of the instance the interface is attached to; undefined while it is not attached. */
+export async function attachedInstanceType(ctx: RequestContext, eni: NetworkInterfaceRecord): Promise<string | undefined> {
+  if (!eni.Attachment) return undefined;
+  return (await ctx.store.get<InstanceRecord>(INSTANCE_KIND, ctx.scope, eni.Attachment.InstanceId))?.InstanceType;
 }
 
 export async function saveInterface(ctx: RequestContext, eni: NetworkInterfaceRecord): Promise<void> {

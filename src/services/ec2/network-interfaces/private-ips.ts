@@ -9,18 +9,16 @@ import type {
 import { ApiError, invalidParameterCombination, invalidParameterValue } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
 import { ELASTIC_IP_KIND, endAssociation, type ElasticIpRecord } from '../elastic-ips/record.js';
-import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
 import { KINDS, type SubnetRecord } from '../vpc/records.js';
 import { allocatePrivateIp, isIpv4, privateIpHolder, releasePrivateIp, transferPrivateIp } from './addresses.js';
 import { checkAddressCount, maxAddressesOfAnyType, maxAddressesPerInterface } from './limits.js';
-import { loadInterface, saveInterface } from './lookup.js';
+import { attachedInstanceType, loadInterface, saveInterface } from './lookup.js';
 import { ENI_KIND, type NetworkInterfaceRecord, type StoredPrivateIp } from './record.js';
 
 /** The most addresses the interface may have: its instance type's limit, or any type's while unattached. */
 async function addressLimit(ctx: RequestContext, eni: NetworkInterfaceRecord): Promise<number> {
-  if (!eni.Attachment) return maxAddressesOfAnyType();
-  const rec = await ctx.store.get<InstanceRecord>(INSTANCE_KIND, ctx.scope, eni.Attachment.InstanceId);
-  return rec ? maxAddressesPerInterface(rec.InstanceType) : maxAddressesOfAnyType();
+  const typeName = await attachedInstanceType(ctx, eni);
+  return typeName ? maxAddressesPerInterface(typeName) : maxAddressesOfAnyType();
 }
 
 /** Takes `ip` from the interface of the subnet that holds it; a primary address never moves. */

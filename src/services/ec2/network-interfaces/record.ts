@@ -41,6 +41,7 @@ export interface NetworkInterfaceRecord {
   Description: string;
   MacAddress: string;
   PrivateIpAddresses: StoredPrivateIp[];
+  /** IPv6 addresses from the subnet's /64, in canonical RFC 5952 form (what the kernel side configures). */
   Ipv6Addresses: string[];
   Groups: { GroupId: string; GroupName: string }[];
   SourceDestCheck: boolean;
@@ -59,6 +60,9 @@ export function primaryAddress(eni: NetworkInterfaceRecord): StoredPrivateIp {
 export function groupIdentifiers(eni: NetworkInterfaceRecord): GroupIdentifier[] {
   return eni.Groups.map((g) => ({ GroupId: g.GroupId, GroupName: g.GroupName }));
 }
+
+/** EC2 marks none of them primary: a primary IPv6 address (EnablePrimaryIpv6) is not offered. */
+const presentIpv6 = (eni: NetworkInterfaceRecord) => eni.Ipv6Addresses.map((Ipv6Address) => ({ Ipv6Address, IsPrimaryIpv6: false }));
 
 function presentAssociation(a: IpAssociation | undefined) {
   if (!a) return undefined;
@@ -80,7 +84,7 @@ export function presentInstanceInterface(eni: NetworkInterfaceRecord, dnsName: (
     },
     Description: eni.Description,
     Groups: groupIdentifiers(eni),
-    Ipv6Addresses: eni.Ipv6Addresses.map((Ipv6Address) => ({ Ipv6Address })),
+    Ipv6Addresses: presentIpv6(eni),
     MacAddress: eni.MacAddress,
     NetworkInterfaceId: eni.NetworkInterfaceId,
     OwnerId: eni.OwnerId,
@@ -123,7 +127,7 @@ export function presentNetworkInterface(eni: NetworkInterfaceRecord, tags: reado
     Description: eni.Description,
     Groups: groupIdentifiers(eni),
     InterfaceType: 'interface',
-    Ipv6Addresses: eni.Ipv6Addresses.map((Ipv6Address) => ({ Ipv6Address })),
+    Ipv6Addresses: presentIpv6(eni),
     MacAddress: eni.MacAddress,
     NetworkInterfaceId: eni.NetworkInterfaceId,
     OwnerId: eni.OwnerId,

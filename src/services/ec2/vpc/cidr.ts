@@ -19,7 +19,7 @@ function parseIpv4(s: string): bigint | undefined {
   return parts.reduce((n, p) => (n << 8n) | BigInt(p), 0n);
 }
 
-function parseIpv6(s: string): bigint | undefined {
+export function parseIpv6(s: string): bigint | undefined {
   if (!/^[0-9a-fA-F:]+$/.test(s) || s.split('::').length > 2) return undefined;
   const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
   const groups = (x: string | undefined) => (x ? x.split(':') : []);
@@ -50,7 +50,7 @@ export function formatCidr(c: Cidr): string {
   return `${formatAddress(c.base, c.family)}/${c.bits}`;
 }
 
-function formatAddress(n: bigint, family: 4 | 6): string {
+export function formatAddress(n: bigint, family: 4 | 6): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join('.');
   const groups = Array.from({ length: 8 }, (_, i) => ((n >> BigInt(112 - 16 * i)) & 0xffffn).toString(16));
   // The longest run of zero groups becomes `::` (RFC 5952).

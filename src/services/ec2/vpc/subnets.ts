@@ -156,7 +156,9 @@ async function modifySubnetAttribute(input: ModifySubnetAttributeRequest, ctx: R
   const attr = given[0]!;
   const value = input[attr]!.Value ?? false;
   if (attr === 'AssignIpv6AddressOnCreation' && value && (subnet.Ipv6CidrBlockAssociationSet ?? []).length === 0) {
-    throw invalidParameterValue(`Subnet '${subnet.SubnetId}' has no IPv6 CIDR block: it cannot assign IPv6 addresses on creation.`);
+    throw invalidParameterValue(
+      `Invalid value 'true' for assign-ipv6-address-on-creation. Cannot set assign-ipv6-address-on-creation to true unless the subnet (${subnet.SubnetId}) has an IPv6 CIDR block associated with it.`,
+    );
   }
   if (attr === 'MapCustomerOwnedIpOnLaunch' && value) {
     throw invalidParameterValue('MapCustomerOwnedIpOnLaunch needs a customer-owned IPv4 pool, which only Outposts have.');

@@ -26,7 +26,7 @@ export const noIpv6Block = (subnetId: string) =>
 
 /** An address in canonical form, or undefined when `s` is not an IPv6 address. */
 export function canonicalIpv6(s: string): string | undefined {
-  const n = parseIpv6(s.trim());
+  const n = parseIpv6(s);
   return n === undefined ? undefined : formatAddress(n, 6);
 }
 

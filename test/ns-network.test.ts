@@ -16,12 +16,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { installationTag, NetnsNames } from '../src/network/names.js';
 import { NsApi, nsSkipReason, sleep } from './support/ns-api.js';
+import { SshClient } from './support/ssh.js';
 
 const skip = nsSkipReason();
 
@@ -36,30 +36,11 @@ echo web-ready
 describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
   const api = new NsApi();
   const aws = (args: string[]) => api.aws(['ec2', ...args]);
-  const keys = mkdtempSync(join(tmpdir(), 'nimbus-keys-'));
-  const keyFile = join(keys, 'k1.pem');
-  const otherKeyFile = join(keys, 'other.pem');
-  const sshConfig = join(keys, 'config');
-  const bareConfig = join(keys, 'config-without-key');
   const launched: string[] = [];
-
-  /** Runs `command` in the instance at `ip` as root over SSH (with the key pair's key unless told otherwise). */
-  const ssh = (ip: string, command: string, opts: { key?: string; jump?: string } = {}) => {
-    // The config names the key pair's key for jump hosts too; another key goes with a config that names none.
-    const args = ['-F', opts.key ? bareConfig : sshConfig, ...(opts.key ? ['-i', opts.key] : []), ...(opts.jump ? ['-J', `root@${opts.jump}`] : []), `root@${ip}`, command];
-    const r = spawnSync('ssh', args, { encoding: 'utf8', timeout: 20_000 });
-    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-  };
-  /** Waits until SSH to the instance works (dropbear starts as the instance boots). */
-  const sshReady = async (ip: string, jump?: string) => {
-    const end = Date.now() + 20_000;
-    for (;;) {
-      const r = ssh(ip, 'true', { jump });
-      if (r.status === 0) return;
-      if (Date.now() > end) throw new Error(`ssh to ${ip} never worked: ${r.stderr}`);
-      await sleep(200);
-    }
-  };
+  let client: SshClient;
+  let otherKeyFile: string;
+  const ssh = (ip: string, command: string, opts: { key?: string; jump?: string } = {}) => client.run(ip, command, opts);
+  const sshReady = (ip: string, jump?: string) => client.ready(ip, jump);
   /** Whether the instance at `from` gets an HTTP answer from `to:port` (busybox nc, 2 s timeout). */
   const reaches = (from: string, to: string, port: number) => {
     const r = ssh(from, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${to} ${port}`);
@@ -93,11 +74,9 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
 
   before(async () => {
     await api.start();
-    writeFileSync(keyFile, aws(['create-key-pair', '--key-name', 'k1']).KeyMaterial, { mode: 0o600 });
+    client = new SshClient(aws(['create-key-pair', '--key-name', 'k1']).KeyMaterial);
+    otherKeyFile = join(client.dir, 'other.pem');
     writeFileSync(otherKeyFile, aws(['create-key-pair', '--key-name', 'other']).KeyMaterial, { mode: 0o600 });
-    const common = ['Host *', '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  BatchMode yes', '  ConnectTimeout 4', '  LogLevel ERROR', '  IdentitiesOnly yes'];
-    writeFileSync(sshConfig, [...common, `  IdentityFile ${keyFile}`, ''].join('\n'));
-    writeFileSync(bareConfig, [...common, ''].join('\n'));
     sshGroup = group('ssh-from-anywhere');
     allow(sshGroup, 22, { cidr: '0.0.0.0/0' });
   });
@@ -105,7 +84,7 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
   after(async () => {
     if (launched.length) await api.terminate(...launched).catch(() => {});
     await api.dispose();
-    rmSync(keys, { recursive: true, force: true });
+    client?.dispose();
   });
 
   it('logs in over SSH with the key pair at the public IP, and refuses another key', async () => {

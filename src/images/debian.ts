@@ -17,6 +17,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { EC2_METADATA_PATH, EC2_METADATA_SCRIPT } from './ec2-metadata.js';
 import { DEBIAN_INIT_PATH, DEBIAN_INIT_SCRIPT, POWER_SCRIPT } from './debian/init.js';
 import { DEBOOTSTRAP_SHARE, DebootstrapProgress, type BuildProgress } from './debian/progress.js';
 import { ImageStore, type ImageManifest } from './store.js';
@@ -207,6 +208,7 @@ function configure(root: string, mirror: string, log: (line: string) => void): v
 
   // The init shim, and power commands that reach it (there is no init system to ask).
   write(root, DEBIAN_INIT_PATH.slice(1), DEBIAN_INIT_SCRIPT, 0o755);
+  write(root, EC2_METADATA_PATH.slice(1), EC2_METADATA_SCRIPT, 0o755);
   for (const cmd of ['poweroff', 'halt', 'reboot', 'shutdown']) {
     const dest = join(root, 'usr/sbin', cmd);
     if (!existsSync(dest)) write(root, `usr/sbin/${cmd}`, POWER_SCRIPT, 0o755);

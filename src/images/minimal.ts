@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { EC2_METADATA_PATH, EC2_METADATA_SCRIPT } from './ec2-metadata.js';
 import { INIT_SCRIPT } from './init-script.js';
 import { ImageStore, type ImageManifest } from './store.js';
 
@@ -115,6 +116,7 @@ export async function populateMinimalRootfs(root: string, opts: MinimalBuildOpti
   progress(`dropbear: ${dropbearFiles.length} programs, ${libs.size} libraries`);
 
   write(root, 'sbin/init', INIT_SCRIPT, 0o755);
+  write(root, EC2_METADATA_PATH.slice(1), EC2_METADATA_SCRIPT, 0o755);
   write(root, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
   write(root, 'etc/group', 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n');
   write(root, 'etc/shadow', 'root:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n', 0o600);

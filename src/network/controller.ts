@@ -8,6 +8,7 @@
  * A VPC namespace exists while some instance of the VPC is plugged in; the last one unplugged
  * takes it away with its bridge, host link and routes.
  */
+import type { Server } from 'node:net';
 import type { Scope, Store } from '../store/store.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../services/ec2/instances/record.js';
 import { ENI_KIND, type NetworkInterfaceRecord } from '../services/ec2/network-interfaces/record.js';
@@ -15,9 +16,16 @@ import { netnsList } from './exec.js';
 import { loadVpcModel, type VpcModel } from './model.js';
 import { NetnsNames } from './names.js';
 import { applyRuleset, deleteNetns, ensureInstancePorts, ensureNetns, ensurePublicRoutes, ensureVpc } from './plumbing.js';
-import { compileRuleset } from './ruleset.js';
+import { listenInNetns } from './netns-listener.js';
+import { compileRuleset, type RouterService } from './ruleset.js';
+
+/** A service in this process that each VPC's router offers its instances, on a socket made in the VPC's namespace. */
+export interface VpcService extends RouterService {
+  attach(listener: Server, at: { scope: Scope; vpcId: string }): void;
+}
 
 export interface NetworkControllerOptions {
+  services?: VpcService[];
   /** The installation's tag in every namespace name (see NetnsNames). */
   tag: string;
   /** How often everything is looked at again without a kick. */
@@ -36,9 +44,13 @@ export class NetworkController {
   private readonly log: (line: string) => void;
 
   private readonly names: NetnsNames;
+  private readonly services: VpcService[];
+  /** Listening sockets in VPC namespaces, by VPC id and port. */
+  private readonly listeners = new Map<string, Server>();
 
   constructor(private readonly store: Store, opts: NetworkControllerOptions) {
     this.names = new NetnsNames(opts.tag);
+    this.services = opts.services ?? [];
     this.log = opts.log ?? ((l) => console.error(l));
     this.timer = setInterval(() => this.kick(), opts.resyncMs ?? 30_000);
     this.timer.unref();
@@ -122,14 +134,36 @@ export class NetworkController {
     for (const n of names) {
       const vpcId = this.names.vpcPattern.exec(n)?.[1];
       if (vpcId && !vpcs.has(vpcId)) {
+        this.closeListeners(vpcId);
         await deleteNetns(this.names.vpc(vpcId));
         this.applied.delete(vpcId);
       }
     }
   }
 
+  private closeListeners(vpcId: string): void {
+    for (const [key, server] of this.listeners) {
+      if (key.startsWith(`${vpcId}/`)) {
+        server.close();
+        this.listeners.delete(key);
+      }
+    }
+  }
+
+  /** The services' sockets in the VPC's namespace (made again after a restart of this process). */
+  private async ensureListeners(model: VpcModel): Promise<void> {
+    for (const svc of this.services) {
+      const key = `${model.vpcId}/${svc.port}`;
+      if (this.listeners.has(key)) continue;
+      const server = await listenInNetns(this.names.vpc(model.vpcId), svc.address, svc.port);
+      svc.attach(server, { scope: model.scope, vpcId: model.vpcId });
+      this.listeners.set(key, server);
+    }
+  }
+
   private async convergeVpc(model: VpcModel): Promise<void> {
-    await ensureVpc(this.names, model);
+    await ensureVpc(this.names, model, [...new Set(this.services.map((s) => s.address))]);
+    await this.ensureListeners(model);
     const byInstance = new Map<string, typeof model.ports>();
     for (const p of model.ports) byInstance.set(p.instanceId, [...(byInstance.get(p.instanceId) ?? []), p]);
     for (const [instanceId, ports] of byInstance) {
@@ -138,9 +172,9 @@ export class NetworkController {
       await ensureInstancePorts(this.names, model.vpcId, instanceId, ports, model.subnets);
       this.applied.set(instanceId, key);
     }
-    const ruleset = compileRuleset(model);
+    const ruleset = compileRuleset(model, this.services);
     if (this.applied.get(model.vpcId) !== ruleset) {
-      await applyRuleset(this.names, model);
+      await applyRuleset(this.names, model, this.services);
       this.applied.set(model.vpcId, ruleset);
     }
     await ensurePublicRoutes(this.names, model);
@@ -150,5 +184,7 @@ export class NetworkController {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.chain;
+    for (const server of this.listeners.values()) server.close();
+    this.listeners.clear();
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { NetworkAclEntry } from '@aws-sdk/client-ec2';
 import type { Scope, Store } from '../store/store.js';
+import { INSTANCE_KIND, type InstanceRecord } from '../services/ec2/instances/record.js';
 import { ENI_KIND, type NetworkInterfaceRecord } from '../services/ec2/network-interfaces/record.js';
 import { intToIp, ipToInt } from '../services/ec2/network-interfaces/addresses.js';
 import {
@@ -29,6 +30,8 @@ export interface PortModel {
   groupIds: string[];
   /** Public address → private address, for the subnets that route to an attached internet gateway. */
   nat: { publicIp: string; privateIp: string }[];
+  /** The instance's metadata options the kernel enforces: whether the IMDS answers it, and the TTL of the answers. */
+  metadata: { enabled: boolean; hopLimit: number };
 }
 
 export interface SubnetModel {
@@ -54,6 +57,10 @@ export interface VpcModel {
 export function subnetGateway(cidr: string): { gateway: string; prefix: number } {
   const [base, bits] = cidr.split('/');
   return { gateway: intToIp(ipToInt(base!) + 1), prefix: Number(bits) };
+}
+
+function metadataOf(rec: InstanceRecord | undefined): PortModel['metadata'] {
+  return { enabled: rec?.MetadataOptions.HttpEndpoint !== 'disabled', hopLimit: rec?.MetadataOptions.HttpPutResponseHopLimit ?? 1 };
 }
 
 /** Which of the VPC's subnets send 0.0.0.0/0 to an internet gateway attached to the VPC. */
@@ -84,6 +91,8 @@ export async function loadVpcModel(store: Store, scope: Scope, vpcId: string, pl
     inVpc<SecurityGroupRecord>(KINDS.securityGroup),
   ]);
   const igws = await store.list<InternetGatewayRecord>(KINDS.internetGateway, scope);
+  const instanceIds = [...new Set(enis.flatMap((e) => (e.Attachment && plugged(e.Attachment.InstanceId) ? [e.Attachment.InstanceId] : [])))];
+  const instances = new Map((await store.getMany<InstanceRecord>(INSTANCE_KIND, scope, instanceIds)).map((r) => [r.InstanceId, r]));
   const routed = publicSubnets(vpcId, subnets, tables, igws);
 
   const ports: PortModel[] = enis
@@ -99,6 +108,7 @@ export async function loadVpcModel(store: Store, scope: Scope, vpcId: string, pl
       ipv6s: [...e.Ipv6Addresses],
       sourceDestCheck: e.SourceDestCheck,
       groupIds: e.Groups.map((g) => g.GroupId),
+      metadata: metadataOf(instances.get(e.Attachment!.InstanceId)),
       nat: routed.has(e.SubnetId)
         ? e.PrivateIpAddresses.flatMap((a) => (a.association ? [{ publicIp: a.association.PublicIp, privateIp: a.PrivateIpAddress }] : []))
         : [],

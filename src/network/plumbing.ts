@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { ip, ipBatch, ipJson, nftApply, sysctl } from './exec.js';
 import type { PortModel, SubnetModel, VpcModel } from './model.js';
 import { BRIDGE, guestDevice, HOST_LINK_IP, netnsPath, UPLINK, VPC_LINK_IP, type NetnsNames } from './names.js';
-import { compileRuleset } from './ruleset.js';
+import { compileRuleset, type RouterService } from './ruleset.js';
 
 interface LinkInfo {
   ifname: string;
@@ -51,7 +51,8 @@ function routerMac(vpcId: string): string {
 }
 
 /** The VPC namespace with its bridge (a gateway address per subnet in use) and its link to the host. */
-export async function ensureVpc(names: NetnsNames, model: VpcModel): Promise<void> {
+/** `serviceAddresses` go on the namespace's loopback: the router answers them for every subnet. */
+export async function ensureVpc(names: NetnsNames, model: VpcModel, serviceAddresses: readonly string[] = []): Promise<void> {
   const ns = names.vpc(model.vpcId);
   const fresh = !existsSync(netnsPath(ns));
   await ensureNetns(ns);
@@ -64,6 +65,8 @@ export async function ensureVpc(names: NetnsNames, model: VpcModel): Promise<voi
   let have = await links(ns);
   const lines: string[] = [];
   if (!have.has(BRIDGE)) lines.push(`link add ${BRIDGE} address ${routerMac(model.vpcId)} type bridge`, `link set ${BRIDGE} up`);
+  const loopback = new Set(ipv4Of(have.get('lo')));
+  for (const a of serviceAddresses) if (!loopback.has(`${a}/32`)) lines.push(`addr add ${a}/32 dev lo`);
   await ipBatch(ns, lines);
 
   const host = names.hostLink(model.vpcId);
@@ -97,8 +100,8 @@ export async function ensurePublicRoutes(names: NetnsNames, model: VpcModel): Pr
   ]);
 }
 
-export async function applyRuleset(names: NetnsNames, model: VpcModel): Promise<void> {
-  await nftApply(names.vpc(model.vpcId), compileRuleset(model));
+export async function applyRuleset(names: NetnsNames, model: VpcModel, services: readonly RouterService[]): Promise<void> {
+  await nftApply(names.vpc(model.vpcId), compileRuleset(model, services));
 }
 
 /**

@@ -100,7 +100,15 @@ function vmaps(field: 'saddr' | 'daddr', ports: readonly PortModel[], chain: (p:
   return [...(v4.length ? [`ip ${field} vmap ${setOf(v4)}`] : []), ...(v6.length ? [`ip6 ${field} vmap ${setOf(v6)}`] : [])];
 }
 
-function filterTable(model: VpcModel): string[] {
+/** A service the VPC router answers on (the metadata service, the API for instances). */
+export interface RouterService {
+  address: string;
+  port: number;
+  /** Subject to the instance's metadata options (HttpEndpoint, HttpPutResponseHopLimit). */
+  metadata?: boolean;
+}
+
+function filterTable(model: VpcModel, services: readonly RouterService[]): string[] {
   const out = ['table inet nimbus {'];
   const referenced = new Set<string>();
   for (const g of model.groups.values()) {
@@ -136,14 +144,27 @@ function filterTable(model: VpcModel): string[] {
   out.push(`    oifname "${UPLINK}" drop`);
   for (const v of ingress) out.push(`    ${v}`);
   out.push('  }');
-  // The VPC router itself answers pings to its gateway addresses and nothing else yet.
+  // The VPC router answers pings to its gateway addresses and its services; an instance whose
+  // metadata endpoint is disabled gets no answer from the metadata service.
   out.push(
     '  chain input {', '    type filter hook input priority filter; policy drop;', '    iifname "lo" accept',
     '    ct state established,related accept', `    ${ND} accept`,
-    `    iifname "${BRIDGE}" icmp type echo-request accept`, `    iifname "${BRIDGE}" icmpv6 type echo-request accept`, '  }',
+    `    iifname "${BRIDGE}" icmp type echo-request accept`, `    iifname "${BRIDGE}" icmpv6 type echo-request accept`,
   );
-  // Connections from the VPC namespace (an operator's `ip netns exec … ssh`) meet the ingress rules too.
-  out.push('  chain output {', '    type filter hook output priority filter; policy accept;', '    ct state established,related accept', `    ${ND} accept`);
+  const silenced = model.ports.filter((p) => !p.metadata.enabled).flatMap((p) => p.ips);
+  for (const svc of services) {
+    const to = `ip daddr ${svc.address} tcp dport ${svc.port}`;
+    if (svc.metadata && silenced.length) out.push(`    ${to} ip saddr ${setOf(silenced)} drop`);
+    out.push(`    iifname "${BRIDGE}" ${to} accept`);
+  }
+  out.push('  }');
+  // Connections from the VPC namespace (an operator's `ip netns exec … ssh`) meet the ingress rules
+  // too; the metadata service's answers leave with the instance's hop limit as their TTL.
+  out.push('  chain output {', '    type filter hook output priority filter; policy accept;');
+  for (const svc of services.filter((x) => x.metadata)) {
+    for (const p of model.ports) out.push(`    ip saddr ${svc.address} tcp sport ${svc.port} ip daddr ${setOf(p.ips)} ip ttl set ${p.metadata.hopLimit}`);
+  }
+  out.push('    ct state established,related accept', `    ${ND} accept`);
   for (const v of ingress) out.push(`    oifname "${BRIDGE}" ${v}`);
   out.push('  }', '}');
   return out;
@@ -174,8 +195,8 @@ function bridgeTable(model: VpcModel): string[] {
 }
 
 /** The namespace's whole ruleset: each table is created if absent, deleted and defined again, atomically. */
-export function compileRuleset(model: VpcModel): string {
+export function compileRuleset(model: VpcModel, services: readonly RouterService[] = []): string {
   const tables = [['inet', 'nimbus'], ['ip', 'nimbus_nat'], ['bridge', 'nimbus']];
   const reset = tables.flatMap(([family, name]) => [`table ${family} ${name}`, `delete table ${family} ${name}`]);
-  return [...reset, ...bridgeTable(model), ...filterTable(model), ...natTable(model)].join('\n') + '\n';
+  return [...reset, ...bridgeTable(model), ...filterTable(model, services), ...natTable(model)].join('\n') + '\n';
 }

@@ -13,7 +13,7 @@ export interface HttpServerOptions {
   maxBodyBytes: number;
   requestTimeoutMs: number;
   /** Answers for routes under /_nimbus/ (health, admin). */
-  admin: (path: string) => Promise<{ status: number; body: unknown } | undefined>;
+  admin: (path: string) => Promise<{ status: number; body: unknown; contentType?: string } | undefined>;
   /** Used to answer requests rejected before routing (body too large). */
   errorProtocol: WireProtocol;
 }
@@ -72,7 +72,14 @@ export class HttpServer {
       const url = requestUrl(req.url);
       if (url.pathname.startsWith('/_nimbus/')) {
         const answer = await this.opts.admin(url.pathname);
-        if (answer) return send(res, { status: answer.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer.body) });
+        if (answer) {
+          const text = answer.contentType !== undefined;
+          return send(res, {
+            status: answer.status,
+            headers: { 'content-type': answer.contentType ?? 'application/json' },
+            body: text ? String(answer.body) : JSON.stringify(answer.body),
+          });
+        }
       }
       const body = await readBody(req, this.opts.maxBodyBytes);
       const wire: WireRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body };

@@ -5,12 +5,14 @@
 import { localImageId, publishLocalImages } from '../../catalog/images.js';
 import { REGION_NAMES } from '../../catalog/regions.js';
 import type { Config } from '../../config.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EC2_METADATA_PATH, EC2_METADATA_SCRIPT } from '../../images/ec2-metadata.js';
 import { INIT_SCRIPT } from '../../images/init-script.js';
 import { buildMinimalImage, MINIMAL_IMAGE } from '../../images/minimal.js';
 import { ImageStore } from '../../images/store.js';
 import type { Clock } from '../../util/clock.js';
+import { MetadataService, METADATA_IP, METADATA_PORT } from '../../imds/server.js';
 import { NetworkController } from '../../network/controller.js';
 import { installationTag } from '../../network/names.js';
 import type { Store } from '../../store/store.js';
@@ -18,10 +20,14 @@ import type { ComputeDriver, InstanceNetwork } from '../driver.js';
 import { SimDriver } from '../sim.js';
 import { NsDriver, nsSupport } from './driver.js';
 
-/** Builds the minimal image if the data directory has none, or one whose init is not this version's. */
+/** Builds the minimal image if the data directory has none, or one whose own scripts are not this version's. */
 async function ensureMinimalImage(dataDir: string, log: (line: string) => void): Promise<void> {
   const images = new ImageStore(dataDir);
-  if (images.get(MINIMAL_IMAGE) && readFileSync(join(images.rootfs(MINIMAL_IMAGE), 'sbin/init'), 'utf8') === INIT_SCRIPT) return;
+  const current = (file: string, text: string) => {
+    const path = join(images.rootfs(MINIMAL_IMAGE), file);
+    return existsSync(path) && readFileSync(path, 'utf8') === text;
+  };
+  if (images.get(MINIMAL_IMAGE) && current('sbin/init', INIT_SCRIPT) && current(EC2_METADATA_PATH.slice(1), EC2_METADATA_SCRIPT)) return;
   const t0 = Date.now();
   log(`nimbus: building the ${MINIMAL_IMAGE} image`);
   await buildMinimalImage(dataDir);
@@ -55,12 +61,14 @@ async function startNsDriver(config: Config, log: (line: string) => void, networ
  */
 export async function chooseDriver(
   config: Config, clock: Clock, log: (line: string) => void, store: Store,
-): Promise<{ driver: ComputeDriver; network?: NetworkController }> {
+): Promise<{ driver: ComputeDriver; network?: NetworkController; metadata?: MetadataService }> {
   const sim = () => ({ driver: new SimDriver(clock, config.sim) });
   const ns = async () => {
-    const network = new NetworkController(store, { log, tag: installationTag(config.dataDir) });
+    const metadata = new MetadataService(store, clock, config.dataDir);
+    const services = [{ address: METADATA_IP, port: METADATA_PORT, metadata: true, attach: metadata.attach.bind(metadata) }];
+    const network = new NetworkController(store, { log, tag: installationTag(config.dataDir), services });
     try {
-      return { driver: await startNsDriver(config, log, network), network };
+      return { driver: await startNsDriver(config, log, network), network, metadata };
     } catch (err) {
       await network.close();
       throw err;

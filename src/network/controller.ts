@@ -54,6 +54,8 @@ export class NetworkController {
     this.log = opts.log ?? ((l) => console.error(l));
     this.timer = setInterval(() => this.kick(), opts.resyncMs ?? 30_000);
     this.timer.unref();
+    // After a restart: what the instances that kept running need (listeners, rules) comes back at once.
+    this.kick();
   }
 
   /** Runs steps one at a time: the kernel state is shared by all of them. */

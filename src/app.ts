@@ -6,13 +6,16 @@ import type { ComputeDriver } from './compute/driver.js';
 import { chooseDriver } from './compute/ns/setup.js';
 import { InstanceReconciler } from './compute/reconciler.js';
 import type { Config } from './config.js';
+import type { MetadataService } from './imds/server.js';
 import type { NetworkController } from './network/controller.js';
 import { Authenticator } from './server/authenticator.js';
 import { Dispatcher } from './server/dispatcher.js';
 import { HttpServer } from './server/http-server.js';
 import type { ControlPlane } from './services/context.js';
 import { ec2Service } from './services/ec2/index.js';
+import { iamService } from './services/iam/index.js';
 import { ssmService } from './services/ssm/index.js';
+import { stsService } from './services/sts/index.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -43,8 +46,9 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   const store = openStore(config.dataDir);
   let driver: ComputeDriver;
   let network: NetworkController | undefined;
+  let metadata: MetadataService | undefined;
   try {
-    ({ driver, network } = await chooseDriver(config, clock, log, store));
+    ({ driver, network, metadata } = await chooseDriver(config, clock, log, store));
   } catch (err) {
     await store.close();
     throw err;
@@ -54,7 +58,7 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   const plane: ControlPlane = { ...base, kick: () => reconciler.kick(), committed: () => network?.kick() };
 
   const ec2 = ec2Service();
-  const services = [ec2, ssmService()];
+  const services = [ec2, ssmService(), iamService(), stsService()];
   const auth = new Authenticator(store, clock, isLoopback(config.host));
   const dispatcher = new Dispatcher(plane, auth, services, REGION_NAMES);
   const server = new HttpServer(dispatcher, {
@@ -65,6 +69,10 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
     errorProtocol: ec2.protocol,
     admin: async (path) => {
       if (path === '/_nimbus/health') return { status: 200, body: { status: 'ok', driver: driver.name } };
+      // The certificate that verifies instance identity documents (only the ns driver runs a metadata service).
+      if (path === '/_nimbus/instance-identity/certificate' && metadata) {
+        return { status: 200, body: metadata.identity.certificatePem, contentType: 'application/x-pem-file' };
+      }
       return undefined;
     },
   });

@@ -41,6 +41,9 @@ describe('RunInstances and DescribeInstances through the AWS CLI and boto3', () 
   it('launches with the options the CLI passes, and records them', () => {
     const key = nimbus.aws(['ec2', 'create-key-pair', '--key-name', 'deployer']);
     assert.equal(key.status, 0, key.stderr);
+    // The launch names an instance profile, which must exist.
+    const profile = nimbus.aws(['iam', 'create-instance-profile', '--instance-profile-name', 'web-role']);
+    assert.equal(profile.status, 0, profile.stderr);
     const r = nimbus.aws([
       'ec2', 'run-instances', '--image-id', AMI, '--instance-type', 't3.micro', '--count', '2',
       '--key-name', 'deployer', '--placement', 'AvailabilityZone=us-east-1b', '--security-groups', 'default',

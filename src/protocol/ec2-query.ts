@@ -6,7 +6,7 @@ import type { WireProtocol, WireRequest, WireResponse } from './types.js';
 import { escapeXml, XmlOutputSerializer, XmlSink } from './xml-output.js';
 
 /** Parameters that belong to the envelope or to authentication, not to the operation's input. */
-const ENVELOPE = /^(Action|Version|X-Amz-[A-Za-z-]+|AWSAccessKeyId|Signature|SignatureMethod|SignatureVersion|Timestamp|Expires)$/;
+export const ENVELOPE = /^(Action|Version|X-Amz-[A-Za-z-]+|AWSAccessKeyId|Signature|SignatureMethod|SignatureVersion|Timestamp|Expires)$/;
 
 export function formParams(req: WireRequest): URLSearchParams {
   const params = new URLSearchParams(req.query);

@@ -1,4 +1,5 @@
 /** Who is calling: verifies SigV4 and resolves the access key to an account. */
+import { timingSafeEqual } from 'node:crypto';
 import { ApiError } from '../protocol/errors.js';
 import { checkFreshness, readSignature, signatureMatches, type SignedIdentity } from '../protocol/sigv4.js';
 import type { WireRequest } from '../protocol/types.js';
@@ -16,6 +17,26 @@ export interface Caller {
 
 export const authFailure = () =>
   new ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials', 401);
+
+/** A session token that does not belong to the key: EC2 says AuthFailure, the Query services (STS, IAM) InvalidClientTokenId. */
+function invalidToken(service: string): ApiError {
+  if (service === 'ec2') return authFailure();
+  return new ApiError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+}
+
+/** Temporary credentials past their expiry: EC2 says RequestExpired, the others ExpiredToken. */
+function expiredToken(service: string): ApiError {
+  if (service === 'ec2') return new ApiError('RequestExpired', 'Request has expired.', 400);
+  return new ApiError('ExpiredToken', 'The security token included in the request is expired', 403);
+}
+
+/** Both absent, or equal (compared in constant time: a token is a secret). */
+function sameToken(given: string | undefined, stored: string | undefined): boolean {
+  if (given === undefined || stored === undefined) return given === stored;
+  const a = Buffer.from(given);
+  const b = Buffer.from(stored);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 export class Authenticator {
   constructor(
@@ -50,12 +71,9 @@ export class Authenticator {
     } else {
       const cred = await this.store.getCredential(id.accessKeyId);
       if (!cred) throw authFailure();
-      if (cred.sessionToken !== undefined) {
-        if (id.sessionToken !== cred.sessionToken) throw authFailure();
-        if (cred.expiresAt && Date.parse(cred.expiresAt) <= this.clock.now().getTime()) {
-          throw new ApiError('RequestExpired', 'The security token included in the request is expired', 400);
-        }
-      }
+      // Temporary credentials need their own token; long-term keys take none.
+      if (!sameToken(id.sessionToken, cred.sessionToken)) throw invalidToken(id.service);
+      if (cred.expiresAt && Date.parse(cred.expiresAt) <= this.clock.now().getTime()) throw expiredToken(id.service);
       secret = cred.secretAccessKey;
       accountId = cred.accountId;
       principalArn = cred.principalArn;

@@ -4,6 +4,7 @@ import { loadModel } from '../../protocol/model.js';
 import type { Handler, ServiceDefinition } from '../context.js';
 import { handlers as accountAttributes } from './account-attributes.js';
 import { handlers as elasticIps } from './elastic-ips/index.js';
+import { handlers as iamInstanceProfiles } from './iam-instance-profiles.js';
 import { handlers as images } from './images.js';
 import { handlers as instanceTypes } from './instance-types.js';
 import { handlers as instances } from './instances.js';
@@ -16,7 +17,7 @@ import { handlers as volumes } from './volumes/index.js';
 import { handlers as vpc } from './vpc/index.js';
 
 const modules: Record<string, Handler>[] = [regions, accountAttributes, instanceTypes, images, keyPairs, instances, tags, vpc, volumes, snapshots,
-  networkInterfaces, elasticIps];
+  networkInterfaces, elasticIps, iamInstanceProfiles];
 
 export function ec2Service(): ServiceDefinition {
   const handlers: Record<string, Handler> = {};

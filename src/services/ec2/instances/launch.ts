@@ -11,6 +11,7 @@ import { publicParameter } from '../../ssm/parameters.js';
 import { checkIds, notFound } from '../common/errors.js';
 import { addTags, tagsFromSpecifications } from '../common/tagging.js';
 import { findImage } from '../images.js';
+import { recordLaunchAssociation, resolveInstanceProfile } from '../iam-instance-profiles.js';
 import { findKeyPair } from '../key-pairs.js';
 import { saveLaunchVolumes } from '../volumes/record.js';
 import { checkLaunchQuota, launchInterfaces, planInterfaces } from '../network-interfaces/launch.js';
@@ -94,7 +95,8 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
     DisableApiStop: input.DisableApiStop ?? false,
     InstanceInitiatedShutdownBehavior: shutdownBehavior(input.InstanceInitiatedShutdownBehavior),
     UserData: userData,
-    IamInstanceProfile: iamInstanceProfile(ctx, input.IamInstanceProfile),
+    IamInstanceProfile: input.IamInstanceProfile?.Arn || input.IamInstanceProfile?.Name
+      ? await resolveInstanceProfile(ctx, input.IamInstanceProfile) : undefined,
     ClientToken: input.ClientToken,
     KernelId: input.KernelId,
     RamdiskId: input.RamdiskId,
@@ -117,6 +119,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
       BlockDeviceMappings: devices.map((d) => ({ ...d, VolumeId: newId('vol'), AttachTime: template.LaunchTime })),
     };
     await saveInstance(ctx.store, ctx.scope, rec);
+    await recordLaunchAssociation(ctx, rec);
     await saveLaunchVolumes(ctx.store, ctx.scope, rec);
     await addTags(ctx, id, 'instance', instanceTags);
     for (const d of rec.BlockDeviceMappings) await addTags(ctx, d.VolumeId, 'volume', volumeTags);
@@ -285,15 +288,6 @@ function shutdownBehavior(v: string | undefined): 'stop' | 'terminate' {
     throw invalidParameterValue(`Value (${v}) for parameter instanceInitiatedShutdownBehavior is invalid. Valid values: stop, terminate.`);
   }
   return v;
-}
-
-function iamInstanceProfile(ctx: RequestContext, p: RunInstancesRequest['IamInstanceProfile']): InstanceRecord['IamInstanceProfile'] {
-  if (!p || (!p.Arn && !p.Name)) return undefined;
-  const arn = p.Arn ?? `arn:aws:iam::${ctx.accountId}:instance-profile/${p.Name}`;
-  if (!/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/.+/.test(arn)) {
-    throw invalidParameterValue(`Value (${arn}) for parameter iamInstanceProfile.arn is invalid.`);
-  }
-  return { Arn: arn, Id: `AIPA${newId('x').slice(2, 19).toUpperCase()}` };
 }
 
 /** The image's block devices, overridden or extended by the request's (EBS devices only). */

@@ -7,6 +7,7 @@ import { chooseDriver } from './compute/ns/setup.js';
 import { InstanceReconciler } from './compute/reconciler.js';
 import type { Config } from './config.js';
 import type { MetadataService } from './imds/server.js';
+import type { InstanceEndpoint } from './server/instance-endpoint.js';
 import type { NetworkController } from './network/controller.js';
 import { Authenticator } from './server/authenticator.js';
 import { Dispatcher } from './server/dispatcher.js';
@@ -47,8 +48,9 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   let driver: ComputeDriver;
   let network: NetworkController | undefined;
   let metadata: MetadataService | undefined;
+  let endpoint: InstanceEndpoint | undefined;
   try {
-    ({ driver, network, metadata } = await chooseDriver(config, clock, log, store));
+    ({ driver, network, metadata, endpoint } = await chooseDriver(config, clock, log, store));
   } catch (err) {
     await store.close();
     throw err;
@@ -77,6 +79,7 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
     },
   });
   const addr = await server.listen();
+  endpoint?.serveWith(server);
   reconciler.start();
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;

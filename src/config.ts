@@ -43,6 +43,8 @@ export interface Config {
   };
   /** How long terminated instances stay visible, in ms (EC2: about an hour). */
   terminatedRetentionMs: number;
+  /** How long the role credentials the metadata service hands out last, in seconds (EC2: 6 hours). */
+  roleSessionSeconds: number;
 }
 
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
@@ -70,6 +72,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     sim: { pendingMs: 2000, stoppingMs: 2000, shuttingDownMs: 2000 },
     ns: { cgroupParent: 'nimbus', stopTimeoutMs: 10_000 },
     terminatedRetentionMs: 60 * 60 * 1000,
+    roleSessionSeconds: 6 * 3600,
     ...overrides,
   };
 }

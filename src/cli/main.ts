@@ -40,10 +40,11 @@ program
   .option('--request-timeout-ms <ms>', 'how long a client may take to send one request', int('request-timeout-ms'))
   .option('--ns-cgroup-parent <name>', 'ns driver: the cgroup instances\' cgroups are made in', 'nimbus')
   .option('--ns-stop-timeout-ms <ms>', 'ns driver: how long a graceful stop may take before the instance is killed', int('ns-stop-timeout-ms'))
+  .option('--role-session-seconds <s>', 'how long instances\' role credentials last (EC2: 21600)', int('role-session-seconds'))
   .action(async (opts: {
     host: string; port: number; dataDir: string; driver: string;
     simDelayMs?: number; instanceLimit?: number; limit: string[]; terminatedRetentionMs?: number; requestTimeoutMs?: number;
-    nsCgroupParent: string; nsStopTimeoutMs?: number;
+    nsCgroupParent: string; nsStopTimeoutMs?: number; roleSessionSeconds?: number;
   }) => {
     if (!['auto', 'sim', 'ns'].includes(opts.driver)) throw new InvalidArgumentError('--driver must be auto, sim or ns');
     const config: Config = defaultConfig({ host: opts.host, port: opts.port, dataDir: opts.dataDir, driver: opts.driver as Config['driver'] });
@@ -57,6 +58,10 @@ program
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(opts.nsCgroupParent)) throw new InvalidArgumentError('--ns-cgroup-parent must be a plain cgroup name');
     config.ns.cgroupParent = opts.nsCgroupParent;
     if (opts.nsStopTimeoutMs !== undefined) config.ns.stopTimeoutMs = opts.nsStopTimeoutMs;
+    if (opts.roleSessionSeconds !== undefined) {
+      if (opts.roleSessionSeconds < 10) throw new InvalidArgumentError('--role-session-seconds must be at least 10');
+      config.roleSessionSeconds = opts.roleSessionSeconds;
+    }
     const nimbus = await startNimbus(config);
     let closing = false;
     const shutdown = (signal: string) => {

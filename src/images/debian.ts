@@ -33,7 +33,7 @@ const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
  * python3-cryptography, needed by cloud-init) is named explicitly.
  */
 export const DEBIAN_PACKAGES = [
-  'openssh-server', 'cloud-init', 'python3', 'python3-cffi-backend', 'iproute2', 'iputils-ping', 'ca-certificates',
+  'openssh-server', 'cloud-init', 'awscli', 'python3-boto3', 'python3', 'python3-cffi-backend', 'iproute2', 'iputils-ping', 'ca-certificates',
   'sudo', 'curl', 'less', 'procps', 'netbase', 'bash-completion',
 ];
 
@@ -188,6 +188,8 @@ function configure(root: string, mirror: string, log: (line: string) => void): v
   write(root, 'etc/cloud/cloud.cfg.d/01_nimbus.cfg', [
     '# Nimbus: an EC2-compatible cloud; its metadata service answers at 169.254.169.254.',
     'datasource_list: [ Ec2, None ]',
+    '# Interfaces are configured by the host before the instance boots.',
+    'network: { config: disabled }',
     'datasource:',
     '  Ec2:',
     '    strict_id: false',

@@ -5,7 +5,8 @@
  *
  * What every image's init does, in order: mounts what the runtime did not (/proc, /sys, /dev,
  * /dev/pts, /tmp, /run); sets the hostname from /var/lib/nimbus/hostname (written by the driver)
- * and writes /etc/hostname and /etc/hosts; prints the boot line; runs /etc/nimbus/boot.d/* hooks
+ * and writes /etc/hostname and /etc/hosts (with the API's endpoint names for the instance's region,
+ * and AWS_DEFAULT_REGION in /etc/environment); prints the boot line; runs /etc/nimbus/boot.d/* hooks
  * (networking comes there); starts the image's SSH server; on the first boot only (the marker
  * /var/lib/nimbus/first-boot-done lives on the root volume) runs the user data at
  * /var/lib/nimbus/user-data if it starts with `#!`, as root, its output on the console. Then it
@@ -36,6 +37,11 @@ export interface InitScriptParts {
   sshServer: string;
   /** The directory user data runs in (default: init's own, /). */
   userDataDir?: string;
+  /**
+   * Shell that runs on every boot in place of the first-boot user data step, for an image whose
+   * own agent (cloud-init) fetches and runs user data itself.
+   */
+  bootAgent?: string;
 }
 
 /** Shell sections are given without a trailing newline; an absent one leaves no blank line. */
@@ -115,6 +121,14 @@ if [ -s $N/hostname ]; then
 fi
 read -r host < /proc/sys/kernel/hostname
 printf '127.0.0.1\\tlocalhost\\n::1\\tlocalhost ip6-localhost ip6-loopback\\n127.0.1.1\\t%s\\n' "$host" > /etc/hosts
+if [ -s $N/region ]; then
+  # The API answers instances at the metadata address under AWS's own names, so SDKs need no endpoint.
+  read -r region < $N/region
+  printf '169.254.169.254\\t%s\\n' "ec2.$region.amazonaws.com sts.$region.amazonaws.com ssm.$region.amazonaws.com sts.amazonaws.com iam.amazonaws.com" >> /etc/hosts
+  { grep -v '^AWS_DEFAULT_REGION=' /etc/environment 2>/dev/null; echo "AWS_DEFAULT_REGION=$region"; } > /tmp/.environment
+  cat /tmp/.environment > /etc/environment && rm -f /tmp/.environment
+  export AWS_DEFAULT_REGION=$region
+fi
 ip link set lo up 2>/dev/null
 os=
 while IFS='=' read -r key value; do [ "$key" = PRETTY_NAME ] && os=$value; done < /etc/os-release
@@ -127,7 +141,7 @@ for hook in /etc/nimbus/boot.d/*; do
 done
 
 ${section(parts.sshServer)}
-if [ ! -e $N/first-boot-done ]; then
+${parts.bootAgent ? section(parts.bootAgent) : `if [ ! -e $N/first-boot-done ]; then
   mkdir -p $N/scripts
   : > $N/first-boot-done
   # Durable before user data runs (that file and its directory only: a global sync can take long).
@@ -147,7 +161,7 @@ if [ ! -e $N/first-boot-done ]; then
   esac
 fi
 
-say "boot finished"
+`}say "boot finished"
 while :; do
   sleep 2147483647 &
   wait $!

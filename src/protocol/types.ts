@@ -10,6 +10,8 @@ export interface WireRequest {
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** Came from an instance through its VPC's router (server/instance-endpoint.ts), not from the server's own listener. */
+  fromInstance?: boolean;
 }
 
 export interface WireResponse {

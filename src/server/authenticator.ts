@@ -64,7 +64,8 @@ export class Authenticator {
     let secret: string;
     let accountId: string;
     let principalArn: string;
-    if (id.accessKeyId === DEFAULT_KEY.accessKeyId && this.allowDefaultCredentials) {
+    // The well-known pair is the local operator's: never an instance's, whatever the server listens on.
+    if (id.accessKeyId === DEFAULT_KEY.accessKeyId && this.allowDefaultCredentials && !req.fromInstance) {
       secret = DEFAULT_KEY.secretAccessKey;
       accountId = DEFAULT_ACCOUNT;
       principalArn = `arn:aws:iam::${DEFAULT_ACCOUNT}:root`;

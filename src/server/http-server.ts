@@ -1,6 +1,6 @@
 /** The one HTTP listener for every service, plus Nimbus's own routes under /_nimbus/. */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { ApiError } from '../protocol/errors.js';
 import type { EncodedBody, WireRequest, WireResponse } from '../protocol/types.js';
 import { newRequestId } from '../util/ids.js';
@@ -60,6 +60,12 @@ export class HttpServer {
     });
   }
 
+  /** Serves a connection that came from an instance (see instance-endpoint.ts). */
+  acceptFromInstance(socket: Socket): void {
+    FROM_INSTANCE.add(socket);
+    this.server.emit('connection', socket);
+  }
+
   close(): Promise<void> {
     return new Promise((resolvePromise) => {
       this.server.close(() => resolvePromise());
@@ -70,7 +76,8 @@ export class HttpServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
       const url = requestUrl(req.url);
-      if (url.pathname.startsWith('/_nimbus/')) {
+      // The operator's routes are the host's: instances reach only the API.
+      if (url.pathname.startsWith('/_nimbus/') && !FROM_INSTANCE.has(req.socket)) {
         const answer = await this.opts.admin(url.pathname);
         if (answer) {
           const text = answer.contentType !== undefined;
@@ -82,7 +89,9 @@ export class HttpServer {
         }
       }
       const body = await readBody(req, this.opts.maxBodyBytes);
-      const wire: WireRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body };
+      const wire: WireRequest = {
+        method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, fromInstance: FROM_INSTANCE.has(req.socket),
+      };
       send(res, await this.dispatcher.dispatch(wire));
     } catch (err) {
       const apiErr = err instanceof ApiError ? err : new ApiError('InternalError', 'An internal error has occurred', 500);
@@ -92,6 +101,9 @@ export class HttpServer {
     }
   }
 }
+
+/** Connections that came from instances. */
+const FROM_INSTANCE = new WeakSet<Socket>();
 
 /** The request target as a URL; a target that is not one is the client's error, not a crash. */
 function requestUrl(target: string | undefined): URL {

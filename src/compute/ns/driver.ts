@@ -49,6 +49,8 @@ export interface NsDriverOptions {
   cgroups?: CgroupInfo;
   /** The VPC data plane; without it an instance has loopback only. */
   network?: InstanceNetwork;
+  /** Files every instance finds under /var/lib/nimbus (name → content), read-only. */
+  instanceFiles?: Record<string, string>;
 }
 
 interface StopWatch {
@@ -116,6 +118,7 @@ export class NsDriver implements ComputeDriver {
   private readonly listeners: ((instanceId: string) => void)[] = [];
   private readonly exitPollMs: number;
   private readonly network?: InstanceNetwork;
+  private readonly instanceFiles: Record<string, string>;
   private exitTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -131,6 +134,7 @@ export class NsDriver implements ComputeDriver {
     this.crun = new Crun(join(opts.dataDir, 'crun'), this.cgroups, opts.crunBinary);
     this.exitPollMs = opts.exitPollMs ?? 200;
     this.network = opts.network;
+    this.instanceFiles = opts.instanceFiles ?? {};
   }
 
   /** Tells `listener` about every instance that stopped by itself (poweroff or halt inside, or its init died). */
@@ -244,8 +248,12 @@ export class NsDriver implements ComputeDriver {
       }
       const f = this.files(id);
       prepareInstanceDirs(f);
-      const files: Record<string, string> = { '/var/lib/nimbus/hostname': join(f.meta, 'hostname') };
-      writeFileSync(join(f.meta, 'hostname'), `${spec.hostname}\n`, { mode: 0o600 });
+      const files: Record<string, string> = {};
+      const given = { ...this.instanceFiles, hostname: `${spec.hostname}\n`, region: `${spec.region}\n` };
+      for (const [name, content] of Object.entries(given)) {
+        writeFileSync(join(f.meta, name), content, { mode: 0o600 });
+        files[`/var/lib/nimbus/${name}`] = join(f.meta, name);
+      }
       const userData = join(f.meta, 'user-data');
       if (spec.userData && spec.userData.length > 0) {
         writeFileSync(userData, spec.userData, { mode: 0o600 });

@@ -12,8 +12,10 @@ import { INIT_SCRIPT } from '../../images/init-script.js';
 import { buildMinimalImage, MINIMAL_IMAGE } from '../../images/minimal.js';
 import { ImageStore } from '../../images/store.js';
 import type { Clock } from '../../util/clock.js';
+import { roleSource } from '../../imds/role.js';
 import { MetadataService, METADATA_IP, METADATA_PORT } from '../../imds/server.js';
 import { NetworkController } from '../../network/controller.js';
+import { InstanceEndpoint } from '../../server/instance-endpoint.js';
 import { installationTag } from '../../network/names.js';
 import type { Store } from '../../store/store.js';
 import type { ComputeDriver, InstanceNetwork } from '../driver.js';
@@ -43,7 +45,7 @@ function publish(images: ImageStore): Map<string, string> {
   return byAmi;
 }
 
-async function startNsDriver(config: Config, log: (line: string) => void, network: InstanceNetwork): Promise<NsDriver> {
+async function startNsDriver(config: Config, log: (line: string) => void, network: InstanceNetwork, caPem: string): Promise<NsDriver> {
   await ensureMinimalImage(config.dataDir, log);
   const byAmi = publish(new ImageStore(config.dataDir));
   return new NsDriver({
@@ -52,6 +54,8 @@ async function startNsDriver(config: Config, log: (line: string) => void, networ
     stopTimeoutMs: config.ns.stopTimeoutMs,
     resolveImage: (imageId) => byAmi.get(imageId),
     network,
+    // The CA of the API's HTTPS endpoint for instances, which the AMIs trust at boot.
+    instanceFiles: { 'ca.crt': caPem },
   });
 }
 
@@ -61,14 +65,18 @@ async function startNsDriver(config: Config, log: (line: string) => void, networ
  */
 export async function chooseDriver(
   config: Config, clock: Clock, log: (line: string) => void, store: Store,
-): Promise<{ driver: ComputeDriver; network?: NetworkController; metadata?: MetadataService }> {
+): Promise<{ driver: ComputeDriver; network?: NetworkController; metadata?: MetadataService; endpoint?: InstanceEndpoint }> {
   const sim = () => ({ driver: new SimDriver(clock, config.sim) });
   const ns = async () => {
-    const metadata = new MetadataService(store, clock, config.dataDir);
-    const services = [{ address: METADATA_IP, port: METADATA_PORT, metadata: true, attach: metadata.attach.bind(metadata) }];
+    const metadata = new MetadataService(store, clock, config.dataDir, roleSource(store, config.roleSessionSeconds));
+    const endpoint = new InstanceEndpoint(config.dataDir);
+    const services = [
+      { address: METADATA_IP, port: METADATA_PORT, metadata: true, attach: metadata.attach.bind(metadata) },
+      ...endpoint.services(METADATA_IP),
+    ];
     const network = new NetworkController(store, { log, tag: installationTag(config.dataDir), services });
     try {
-      return { driver: await startNsDriver(config, log, network), network, metadata };
+      return { driver: await startNsDriver(config, log, network, endpoint.caPem), network, metadata, endpoint };
     } catch (err) {
       await network.close();
       throw err;

@@ -18,8 +18,8 @@
  * `admin`; OpenSSH's sshd; user data runs in /root. The image's
  * /usr/sbin/{poweroff,halt,shutdown,reboot} send PID 1 the signals busybox's do.
  *
- * cloud-init is installed but not run by this shim yet (issue 5 item 6 runs its four stages
- * from here, against the IMDS, once the IMDS exists).
+ * cloud-init runs its stages from here on every boot (in place of the shim's own user-data step),
+ * against Nimbus's metadata service.
  */
 import { renderInitScript } from '../init-shell.js';
 
@@ -38,6 +38,13 @@ mkdir -p /run/lock /run/sshd && chmod 1777 /run/lock
 [ "$(stat -c %a /)" = 755 ] || chmod 755 /`,
   osDetail: ', Debian $(cat /etc/debian_version)',
   identity: `DEFAULT_USER=admin
+# Trust the CA of the API's HTTPS endpoint for instances (botocore and the AWS CLI use the system store).
+if [ -s $N/ca.crt ] && [ -x /usr/sbin/update-ca-certificates ] && ! cmp -s $N/ca.crt /usr/local/share/ca-certificates/nimbus.crt; then
+  mkdir -p /usr/local/share/ca-certificates && cp $N/ca.crt /usr/local/share/ca-certificates/nimbus.crt
+  update-ca-certificates >/dev/null 2>&1 && say "trusting the Nimbus instance CA"
+fi
+grep -q '^AWS_CA_BUNDLE=' /etc/environment 2>/dev/null || echo 'AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt' >> /etc/environment
+export AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 if [ ! -s /etc/machine-id ]; then
   tr -d '-' < /proc/sys/kernel/random/uuid > /etc/machine-id
 fi
@@ -57,6 +64,14 @@ fi`,
   /usr/sbin/sshd && say "sshd listening on port 22"
 fi`,
   userDataDir: '/root',
+  // cloud-init's stages, as systemd would run them on a Debian AMI: it finds Nimbus's metadata
+  // service with its EC2 data source, sets the hostname, installs the key for the default user and
+  // applies the user data (#cloud-config or scripts), keeping its per-instance state in /var/lib/cloud.
+  bootAgent: `if [ -x /usr/bin/cloud-init ]; then
+  say "running cloud-init"
+  ( cloud-init init && cloud-init modules --mode=config && cloud-init modules --mode=final
+    say "cloud-init finished (exit status $?)" ) </dev/null &
+fi`,
 });
 
 /** /usr/sbin/poweroff, halt, reboot and shutdown: ask PID 1 (the shim) to shut down. */

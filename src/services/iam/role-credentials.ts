@@ -35,6 +35,8 @@ const REFRESH_BEFORE_MS = 15 * 60_000;
 export interface RoleCredentialOptions {
   /** Issue fresh credentials with this lifetime instead of the usual 6 hours (an operator's tool; never reused). */
   durationSeconds?: number;
+  /** The lifetime of the reusable sessions the metadata service hands out (default 6 hours); renewed in its last quarter, or last 15 minutes. */
+  lifetimeSeconds?: number;
 }
 
 /** The role an instance acts as now: through its associated profile, if that still holds a role. */
@@ -57,12 +59,14 @@ export async function currentRoleCredentials(
   const role = await roleOfInstance(store, scope, instanceId);
   if (!role) return undefined;
   const session = await store.get<RoleSession>(SESSION_KIND, scope, instanceId);
+  const lifetime = opts.lifetimeSeconds ?? SESSION_LIFETIME_S;
+  const refreshBefore = Math.min(REFRESH_BEFORE_MS, (lifetime * 1000) / 4);
   if (session && session.roleId === role.RoleId && opts.durationSeconds === undefined
-    && Date.parse(session.expiresAt) - now.getTime() > REFRESH_BEFORE_MS) {
+    && Date.parse(session.expiresAt) - now.getTime() > refreshBefore) {
     const cred = await store.getCredential(session.accessKeyId);
     if (cred?.sessionToken) return format(role, session, cred.secretAccessKey, cred.sessionToken);
   }
-  return issue(store, scope, instanceId, role, now, opts.durationSeconds ?? SESSION_LIFETIME_S);
+  return issue(store, scope, instanceId, role, now, opts.durationSeconds ?? lifetime);
 }
 
 async function issue(store: Store, scope: Scope, instanceId: string, role: RoleRecord, now: Date, seconds: number): Promise<RoleCredentials> {

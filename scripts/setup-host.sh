@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the ns compute driver needs (crun, busybox-static, dropbear-bin, iproute2, nftables)
-# with apt-get, only when something is missing and only when running as root. Idempotent: when all
-# is there it checks a few paths and exits at once.
+# and what reaching and checking its instances takes (openssh-client for `ssh -i key.pem`, openssl
+# to verify identity documents) with apt-get, only when something is missing and only when running
+# as root. Idempotent: when all is there it checks a few paths and exits at once.
 set -eu
 
 missing=""
@@ -17,6 +18,8 @@ need busybox-static /bin/busybox /usr/bin/busybox
 need dropbear-bin /usr/sbin/dropbear
 need iproute2 /usr/sbin/ip /sbin/ip /bin/ip
 need nftables /usr/sbin/nft /sbin/nft
+need openssh-client /usr/bin/ssh
+need openssl /usr/bin/openssl
 
 # busybox may come from the dynamically linked `busybox` package; the AMI needs the static one.
 if [ -e /bin/busybox ] && command -v dpkg-query >/dev/null 2>&1; then

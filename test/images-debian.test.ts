@@ -216,6 +216,7 @@ describe('the debian-12 image', { skip, timeout: 30 * 60_000 }, () => {
     const described = aws(['ec2', 'describe-instances', '--instance-ids', id]).Reservations[0].Instances[0];
     const ssh = new SshClient(key, 'admin');
     try {
+      await consoleHas(id, 'cloud-init finished', 1, 120_000);
       await ssh.ready(described.PublicIpAddress, undefined, 60_000);
       const run = (command: string) => {
         const r = ssh.run(described.PublicIpAddress, command);
@@ -238,8 +239,15 @@ describe('the debian-12 image', { skip, timeout: 30 * 60_000 }, () => {
       assert.equal(run(`python3 -c "import boto3; print(boto3.client('ec2').describe_instances(InstanceIds=['${id}'])['Reservations'][0]['Instances'][0]['State']['Name'])"`), 'running');
 
       // Keep this set of credentials, take the role away: no new ones, and these stop once they expire.
-      const creds = JSON.parse(run('curl -s http://169.254.169.254/latest/meta-data/iam/security-credentials/app'));
+      const imds = 'http://169.254.169.254/latest/meta-data/iam';
+      assert.equal(run(`curl -s ${imds}/security-credentials/`), 'app', 'the role is listed by name');
+      const info = JSON.parse(run(`curl -s ${imds}/info`));
+      assert.equal(info.InstanceProfileArn, described.IamInstanceProfile.Arn);
+      assert.equal(info.InstanceProfileId, described.IamInstanceProfile.Id);
+      const creds = JSON.parse(run(`curl -s ${imds}/security-credentials/app`));
       assert.equal(creds.Code, 'Success');
+      assert.equal(creds.Type, 'AWS-HMAC');
+      assert.match(creds.AccessKeyId, /^ASIA/);
       aws(['iam', 'remove-role-from-instance-profile', '--instance-profile-name', 'app-profile', '--role-name', 'app']);
       const gone = ssh.run(described.PublicIpAddress, 'curl -s -o /dev/null -w "%{http_code}" http://169.254.169.254/latest/meta-data/iam/security-credentials/app');
       assert.equal(gone.stdout.trim(), '404', 'the metadata service has no credentials for a removed role');

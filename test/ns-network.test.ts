@@ -11,6 +11,7 @@
  *   moved to another instance it answers from there;
  * - a hot-attached interface and secondary addresses appear inside the running instance at once,
  *   a warm-attached one when the instance starts;
+ * - IPv6 in a VPC with an IPv6 CIDR: each rule lets in only its own address family;
  * - termination leaves no namespace, link or route behind.
  * Needs root (CI runs as root).
  */
@@ -267,6 +268,45 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
     const ip = (await api.describe(a.id)).PublicIpAddress!;
     await sshReady(ip);
     assert.match(ssh(ip, 'ip -o addr show dev eth2').stdout, new RegExp(`inet ${eni.PrivateIpAddress.replaceAll('.', '\\.')}/`));
+  });
+
+  it('carries IPv6 in a VPC with an IPv6 CIDR: addresses inside, and only what IPv6 rules allow', async () => {
+    const vpc = aws(['create-vpc', '--cidr-block', '10.50.0.0/16', '--amazon-provided-ipv6-cidr-block']).Vpc;
+    const block = (aws(['describe-vpcs', '--vpc-ids', vpc.VpcId]).Vpcs[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock as string);
+    const subnetV6 = block.replace('/56', '/64');
+    const subnet = aws(['create-subnet', '--vpc-id', vpc.VpcId, '--cidr-block', '10.50.1.0/24', '--ipv6-cidr-block', subnetV6]).Subnet.SubnetId as string;
+    const igw = aws(['create-internet-gateway']).InternetGateway.InternetGatewayId as string;
+    aws(['attach-internet-gateway', '--internet-gateway-id', igw, '--vpc-id', vpc.VpcId]);
+    const main = aws(['describe-route-tables', '--filters', `Name=vpc-id,Values=${vpc.VpcId}`]).RouteTables[0].RouteTableId as string;
+    aws(['create-route', '--route-table-id', main, '--destination-cidr-block', '0.0.0.0/0', '--gateway-id', igw]);
+    const ssh6 = group('ssh-v6', vpc.VpcId);
+    allow(ssh6, 22, { cidr: '0.0.0.0/0' });
+    const web6 = group('web-v6', vpc.VpcId);
+    allow(web6, 8080, { cidr: '10.50.0.0/16' });
+    const start = async (groups: string[], userData?: string) => {
+      const args = ['run-instances', '--image-id', api.amiId, '--instance-type', 't3.micro', '--key-name', 'k1', '--network-interfaces',
+        JSON.stringify([{ DeviceIndex: 0, SubnetId: subnet, Groups: groups, AssociatePublicIpAddress: true, Ipv6AddressCount: 1 }])];
+      if (userData) args.push('--user-data', userData);
+      const id = aws(args).Instances[0].InstanceId as string;
+      launched.push(id);
+      await api.waitFor('running', id);
+      const inst = await api.describe(id);
+      return { id, publicIp: inst.PublicIpAddress!, privateIp: inst.PrivateIpAddress!, ipv6: inst.NetworkInterfaces![0]!.Ipv6Addresses![0]!.Ipv6Address! };
+    };
+    const server = await start([ssh6, web6], WEB_USER_DATA);
+    const client = await start([ssh6]);
+    await api.consoleHas(server.id, 'web-ready');
+    await sshReady(client.publicIp);
+    assert.match(ssh(client.publicIp, 'ip -6 -o addr show dev eth0').stdout, new RegExp(client.ipv6), 'eth0 holds the IPv6 address');
+    assert.ok(reaches(client.publicIp, server.privateIp, 8080), 'IPv4 to 8080 is allowed');
+    assert.ok(!reaches(client.publicIp, server.ipv6, 8080), 'an IPv4 rule lets no IPv6 in');
+    aws(['authorize-security-group-ingress', '--group-id', web6, '--ip-permissions',
+      JSON.stringify([{ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, Ipv6Ranges: [{ CidrIpv6: subnetV6 }] }])]);
+    await sleep(300);
+    assert.ok(reaches(client.publicIp, server.ipv6, 8080), 'an IPv6 rule lets IPv6 in');
+    await api.terminate(server.id, client.id);
+    launched.splice(launched.indexOf(server.id), 1);
+    launched.splice(launched.indexOf(client.id), 1);
   });
 
   it('leaves no namespace, link or route behind once every instance is terminated', async () => {

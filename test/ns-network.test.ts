@@ -304,6 +304,15 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
       JSON.stringify([{ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, Ipv6Ranges: [{ CidrIpv6: subnetV6 }] }])]);
     await sleep(300);
     assert.ok(reaches(client.publicIp, server.ipv6, 8080), 'an IPv6 rule lets IPv6 in');
+
+    // The metadata service on IPv6 answers only instances that turned HttpProtocolIpv6 on.
+    const imds6 = () => ssh(client.publicIp, "printf 'GET /latest/meta-data/instance-id HTTP/1.0\\r\\n\\r\\n' | nc -w 2 fd00:ec2::254 80").stdout;
+    assert.doesNotMatch(imds6(), /200 OK/, 'HttpProtocolIpv6 is disabled by default');
+    aws(['modify-instance-metadata-options', '--instance-id', client.id, '--http-protocol-ipv6', 'enabled']);
+    await sleep(300);
+    const answer = imds6();
+    assert.match(answer, /200 OK/);
+    assert.ok(answer.endsWith(client.id), `the IPv6 metadata service knows the caller: ${answer}`);
     await api.terminate(server.id, client.id);
     launched.splice(launched.indexOf(server.id), 1);
     launched.splice(launched.indexOf(client.id), 1);

@@ -20,6 +20,8 @@ import { MAX_TTL_SECONDS, MIN_TTL_SECONDS, TokenIssuer } from './tokens.js';
 import { LISTINGS, metadataTree, type MetadataNode, type RoleMetadata } from './tree.js';
 
 export const METADATA_IP = '169.254.169.254';
+/** The IPv6 address of the metadata service (for instances with IPv6 and HttpProtocolIpv6=enabled). */
+export const METADATA_IPV6 = 'fd00:ec2::254';
 export const METADATA_PORT = 80;
 
 const VERSIONS = [
@@ -108,7 +110,8 @@ export class MetadataService {
     const caller = at && source ? await resolveCaller(this.store, at, source) : undefined;
     if (!caller) return this.fail(res, 404);
     const options = caller.instance.MetadataOptions;
-    if (options.HttpEndpoint === 'disabled') {
+    const overIpv6 = source?.includes(':') ?? false;
+    if (options.HttpEndpoint === 'disabled' || (overIpv6 && options.HttpProtocolIpv6 !== 'enabled')) {
       req.socket.destroy();
       return;
     }

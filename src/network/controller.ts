@@ -155,7 +155,7 @@ export class NetworkController {
   /** The services' sockets in the VPC's namespace (made again after a restart of this process). */
   private async ensureListeners(model: VpcModel): Promise<void> {
     for (const svc of this.services) {
-      const key = `${model.vpcId}/${svc.port}`;
+      const key = `${model.vpcId}/${svc.address}/${svc.port}`;
       if (this.listeners.has(key)) continue;
       const server = await listenInNetns(this.names.vpc(model.vpcId), svc.address, svc.port);
       svc.attach(server, { scope: model.scope, vpcId: model.vpcId });

@@ -30,8 +30,11 @@ export interface PortModel {
   groupIds: string[];
   /** Public address → private address, for the subnets that route to an attached internet gateway. */
   nat: { publicIp: string; privateIp: string }[];
-  /** The instance's metadata options the kernel enforces: whether the IMDS answers it, and the TTL of the answers. */
-  metadata: { enabled: boolean; hopLimit: number };
+  /**
+   * The instance's metadata options the kernel enforces: whether the IMDS answers it (at all, and
+   * on its IPv6 address), and the TTL of the answers.
+   */
+  metadata: { enabled: boolean; ipv6: boolean; hopLimit: number };
 }
 
 export interface SubnetModel {
@@ -60,7 +63,8 @@ export function subnetGateway(cidr: string): { gateway: string; prefix: number }
 }
 
 function metadataOf(rec: InstanceRecord | undefined): PortModel['metadata'] {
-  return { enabled: rec?.MetadataOptions.HttpEndpoint !== 'disabled', hopLimit: rec?.MetadataOptions.HttpPutResponseHopLimit ?? 1 };
+  const o = rec?.MetadataOptions;
+  return { enabled: o?.HttpEndpoint !== 'disabled', ipv6: o?.HttpProtocolIpv6 === 'enabled', hopLimit: o?.HttpPutResponseHopLimit ?? 1 };
 }
 
 /** Which of the VPC's subnets send 0.0.0.0/0 to an internet gateway attached to the VPC. */

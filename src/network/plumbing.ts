@@ -65,8 +65,11 @@ export async function ensureVpc(names: NetnsNames, model: VpcModel, serviceAddre
   let have = await links(ns);
   const lines: string[] = [];
   if (!have.has(BRIDGE)) lines.push(`link add ${BRIDGE} address ${routerMac(model.vpcId)} type bridge`, `link set ${BRIDGE} up`);
-  const loopback = new Set(ipv4Of(have.get('lo')));
-  for (const a of serviceAddresses) if (!loopback.has(`${a}/32`)) lines.push(`addr add ${a}/32 dev lo`);
+  const loopback = new Set([...ipv4Of(have.get('lo')), ...ipv6Of(have.get('lo'))]);
+  for (const a of serviceAddresses) {
+    const host = a.includes(':') ? `${a}/128` : `${a}/32`;
+    if (!loopback.has(host)) lines.push(`addr add ${host} dev lo${a.includes(':') ? ' nodad' : ''}`);
+  }
   await ipBatch(ns, lines);
 
   const host = names.hostLink(model.vpcId);

@@ -151,10 +151,14 @@ function filterTable(model: VpcModel, services: readonly RouterService[]): strin
     '    ct state established,related accept', `    ${ND} accept`,
     `    iifname "${BRIDGE}" icmp type echo-request accept`, `    iifname "${BRIDGE}" icmpv6 type echo-request accept`,
   );
-  const silenced = model.ports.filter((p) => !p.metadata.enabled).flatMap((p) => p.ips);
   for (const svc of services) {
-    const to = `ip daddr ${svc.address} tcp dport ${svc.port}`;
-    if (svc.metadata && silenced.length) out.push(`    ${to} ip saddr ${setOf(silenced)} drop`);
+    const v6 = svc.address.includes(':');
+    const family = v6 ? 'ip6' : 'ip';
+    const to = `${family} daddr ${svc.address} tcp dport ${svc.port}`;
+    const silenced = svc.metadata
+      ? model.ports.filter((p) => !p.metadata.enabled || (v6 && !p.metadata.ipv6)).flatMap((p) => (v6 ? p.ipv6s : p.ips))
+      : [];
+    if (silenced.length) out.push(`    ${to} ${family} saddr ${setOf(silenced)} drop`);
     out.push(`    iifname "${BRIDGE}" ${to} accept`);
   }
   out.push('  }');
@@ -162,7 +166,14 @@ function filterTable(model: VpcModel, services: readonly RouterService[]): strin
   // too; the metadata service's answers leave with the instance's hop limit as their TTL.
   out.push('  chain output {', '    type filter hook output priority filter; policy accept;');
   for (const svc of services.filter((x) => x.metadata)) {
-    for (const p of model.ports) out.push(`    ip saddr ${svc.address} tcp sport ${svc.port} ip daddr ${setOf(p.ips)} ip ttl set ${p.metadata.hopLimit}`);
+    const v6 = svc.address.includes(':');
+    for (const p of model.ports) {
+      const to = v6 ? p.ipv6s : p.ips;
+      if (!to.length) continue;
+      out.push(v6
+        ? `    ip6 saddr ${svc.address} tcp sport ${svc.port} ip6 daddr ${setOf(to)} ip6 hoplimit set ${p.metadata.hopLimit}`
+        : `    ip saddr ${svc.address} tcp sport ${svc.port} ip daddr ${setOf(to)} ip ttl set ${p.metadata.hopLimit}`);
+    }
   }
   out.push('    ct state established,related accept', `    ${ND} accept`);
   for (const v of ingress) out.push(`    oifname "${BRIDGE}" ${v}`);

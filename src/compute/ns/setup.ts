@@ -13,7 +13,7 @@ import { buildMinimalImage, MINIMAL_IMAGE } from '../../images/minimal.js';
 import { ImageStore } from '../../images/store.js';
 import type { Clock } from '../../util/clock.js';
 import { roleSource } from '../../imds/role.js';
-import { MetadataService, METADATA_IP, METADATA_PORT } from '../../imds/server.js';
+import { MetadataService, METADATA_IP, METADATA_IPV6, METADATA_PORT } from '../../imds/server.js';
 import { NetworkController } from '../../network/controller.js';
 import { InstanceEndpoint } from '../../server/instance-endpoint.js';
 import { installationTag } from '../../network/names.js';
@@ -72,6 +72,7 @@ export async function chooseDriver(
     const endpoint = new InstanceEndpoint(config.dataDir);
     const services = [
       { address: METADATA_IP, port: METADATA_PORT, metadata: true, attach: metadata.attach.bind(metadata) },
+      { address: METADATA_IPV6, port: METADATA_PORT, metadata: true, attach: metadata.attach.bind(metadata) },
       ...endpoint.services(METADATA_IP),
     ];
     const network = new NetworkController(store, { log, tag: installationTag(config.dataDir), services });

@@ -242,6 +242,19 @@ describe('the instance metadata service, from inside instances', { skip, timeout
     await ssh.ready(a.ip);
   });
 
+  it('lets instances reach the API at the metadata address, never with the operator\'s test/test credentials', async () => {
+    const a = await launch();
+    // The host's AWS CLI run in the instance's network namespace: its requests come from the instance.
+    const netns = new NetnsNames(installationTag(api.dataDir)).instance(a.id);
+    const fromInstance = (env: Record<string, string>) => spawnSync('ip', ['netns', 'exec', netns, 'aws', '--endpoint-url', 'http://169.254.169.254:4566',
+      '--region', 'us-east-1', 'ec2', 'describe-regions', '--output', 'json'], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+    const refused = fromInstance({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /AuthFailure/, refused.stderr);
+    const mine = aws(['describe-regions']);
+    assert.ok(mine.Regions.length > 0, 'the same credentials work from the host, on loopback');
+  });
+
   it('signs the identity document with the key whose certificate Nimbus publishes', async () => {
     const { ip, inst } = await launch();
     const t = token(ip);

@@ -24,6 +24,9 @@ export interface VpcService extends RouterService {
   attach(listener: Server, at: { scope: Scope; vpcId: string }): void;
 }
 
+/** How many instances' interfaces are plugged in at once. */
+const PLUMB_CONCURRENCY = 8;
+
 export interface NetworkControllerOptions {
   services?: VpcService[];
   /** The installation's tag in every namespace name (see NetnsNames). */
@@ -35,7 +38,10 @@ export interface NetworkControllerOptions {
 
 export class NetworkController {
   private chain: Promise<unknown> = Promise.resolve();
-  private pending = false;
+  private nextPass?: Promise<void>;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** The subnets each VPC's router has its addresses in, as the last pass left it. */
+  private readonly routerSubnets = new Map<string, Set<string>>();
   private closed = false;
   private timer?: NodeJS.Timeout;
   /** What was last applied per VPC (ruleset text) and per instance (its ports), so unchanged ones are skipped. */
@@ -65,35 +71,83 @@ export class NetworkController {
     return next;
   }
 
-  /** Plugs the instance's interfaces in and returns the path of its network namespace. */
-  prepareInstance(scope: Scope, instanceId: string): Promise<string> {
-    this.scopes.set(instanceId, scope);
-    return this.serial(async () => {
-      const path = await ensureNetns(this.names.instance(instanceId));
-      this.applied.delete(instanceId);
+  /**
+   * A pass of `converge` that starts after this call: every caller until it starts shares it, so
+   * fifty instances plugged in at once cost one pass (and one ruleset load), not fifty.
+   */
+  private requestPass(): Promise<void> {
+    this.nextPass ??= this.serial(async () => {
+      this.nextPass = undefined;
       await this.converge();
-      return path;
+    });
+    return this.nextPass;
+  }
+
+  /** Runs steps on one key (a VPC, an instance) one at a time. */
+  private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.locks.get(key) ?? Promise.resolve()).then(fn, fn);
+    const tail = next.catch(() => {});
+    this.locks.set(key, tail);
+    void tail.then(() => { if (this.locks.get(key) === tail) this.locks.delete(key); });
+    return next;
+  }
+
+  /**
+   * Plugs the instance's interfaces in and returns the path of its network namespace. Its own
+   * interfaces go in at once, beside other instances doing the same; the VPC's rules (which name
+   * every interface) are loaded by the next shared pass, which this waits for.
+   */
+  async prepareInstance(scope: Scope, instanceId: string): Promise<string> {
+    this.scopes.set(instanceId, scope);
+    const path = await ensureNetns(this.names.instance(instanceId));
+    this.applied.delete(instanceId);
+    await this.plugInstance(scope, instanceId).catch((err: unknown) => this.log(`nimbus: network: ${instanceId}: ${(err as Error).message}`));
+    await this.requestPass();
+    return path;
+  }
+
+  private async plugInstance(scope: Scope, instanceId: string): Promise<void> {
+    const rec = await this.store.get<InstanceRecord>(INSTANCE_KIND, scope, instanceId);
+    const enis = rec ? await this.store.getMany<NetworkInterfaceRecord>(ENI_KIND, scope, rec.networkInterfaceIds) : [];
+    for (const vpcId of new Set(enis.map((e) => e.VpcId))) {
+      const model = await loadVpcModel(this.store, scope, vpcId, (i) => i === instanceId);
+      // Only what this instance needs (other instances' subnets stay as they are until the pass),
+      // and nothing when the VPC's router already serves its subnets.
+      const ready = this.routerSubnets.get(vpcId);
+      if (!ready || model.subnets.some((sub) => !ready.has(sub.subnetId))) {
+        await this.locked(vpcId, () => ensureVpc(this.names, model, this.serviceAddresses(), { prune: false }));
+      }
+      await this.plugPorts(model, instanceId, model.ports);
+    }
+  }
+
+  private serviceAddresses(): string[] {
+    return [...new Set(this.services.map((s) => s.address))];
+  }
+
+  /** An instance's interfaces as they should be; skipped when that is what was last applied. */
+  private async plugPorts(model: VpcModel, instanceId: string, ports: VpcModel['ports']): Promise<void> {
+    const subnets = model.subnets.filter((s) => ports.some((p) => p.subnetId === s.subnetId));
+    const key = JSON.stringify({ ports, subnets });
+    await this.locked(instanceId, async () => {
+      if (this.applied.get(instanceId) === key) return;
+      await ensureInstancePorts(this.names, model.vpcId, instanceId, ports, subnets);
+      this.applied.set(instanceId, key);
     });
   }
 
   /** Unplugs the instance (its namespace goes, and its bridge ports with it). */
-  releaseInstance(instanceId: string): Promise<void> {
-    return this.serial(async () => {
-      await deleteNetns(this.names.instance(instanceId));
-      this.scopes.delete(instanceId);
-      this.applied.delete(instanceId);
-      await this.converge();
-    });
+  async releaseInstance(instanceId: string): Promise<void> {
+    await this.serial(() => deleteNetns(this.names.instance(instanceId)));
+    this.scopes.delete(instanceId);
+    this.applied.delete(instanceId);
+    await this.requestPass();
   }
 
-  /** Desired state changed: converge soon (kicks while a pass runs fold into one more pass). */
+  /** Desired state changed: converge soon (kicks before a pass starts fold into it). */
   kick(): void {
-    if (this.pending || this.closed) return;
-    this.pending = true;
-    void this.serial(async () => {
-      this.pending = false;
-      await this.converge();
-    }).catch((err: unknown) => this.log(`nimbus: network: ${(err as Error).message}`));
+    if (this.closed) return;
+    this.requestPass().catch((err: unknown) => this.log(`nimbus: network: ${(err as Error).message}`));
   }
 
   private async scopeOf(instanceId: string): Promise<Scope | undefined> {
@@ -130,6 +184,7 @@ export class NetworkController {
         await this.convergeVpc(await loadVpcModel(this.store, scope, vpcId, (i) => plugged.has(i)));
       } catch (err) {
         this.applied.delete(vpcId);
+        this.routerSubnets.delete(vpcId);
         this.log(`nimbus: network: VPC ${vpcId}: ${(err as Error).message}`);
       }
     }
@@ -139,6 +194,7 @@ export class NetworkController {
         this.closeListeners(vpcId);
         await deleteNetns(this.names.vpc(vpcId));
         this.applied.delete(vpcId);
+        this.routerSubnets.delete(vpcId);
       }
     }
   }
@@ -154,26 +210,26 @@ export class NetworkController {
 
   /** The services' sockets in the VPC's namespace (made again after a restart of this process). */
   private async ensureListeners(model: VpcModel): Promise<void> {
-    for (const svc of this.services) {
-      const key = `${model.vpcId}/${svc.address}/${svc.port}`;
-      if (this.listeners.has(key)) continue;
-      const server = await listenInNetns(this.names.vpc(model.vpcId), svc.address, svc.port);
-      svc.attach(server, { scope: model.scope, vpcId: model.vpcId });
-      this.listeners.set(key, server);
-    }
+    const key = (svc: VpcService) => `${model.vpcId}/${svc.address}/${svc.port}`;
+    const missing = this.services.filter((svc) => !this.listeners.has(key(svc)));
+    const servers = await listenInNetns(this.names.vpc(model.vpcId), missing.map((svc) => ({ host: svc.address, port: svc.port })));
+    missing.forEach((svc, i) => {
+      svc.attach(servers[i]!, { scope: model.scope, vpcId: model.vpcId });
+      this.listeners.set(key(svc), servers[i]!);
+    });
   }
 
   private async convergeVpc(model: VpcModel): Promise<void> {
-    await ensureVpc(this.names, model, [...new Set(this.services.map((s) => s.address))]);
+    await this.locked(model.vpcId, () => ensureVpc(this.names, model, this.serviceAddresses()));
+    this.routerSubnets.set(model.vpcId, new Set(model.subnets.map((sub) => sub.subnetId)));
     await this.ensureListeners(model);
     const byInstance = new Map<string, typeof model.ports>();
     for (const p of model.ports) byInstance.set(p.instanceId, [...(byInstance.get(p.instanceId) ?? []), p]);
-    for (const [instanceId, ports] of byInstance) {
-      const key = JSON.stringify({ ports, subnets: model.subnets });
-      if (this.applied.get(instanceId) === key) continue;
-      await ensureInstancePorts(this.names, model.vpcId, instanceId, ports, model.subnets);
-      this.applied.set(instanceId, key);
-    }
+    // Instances are independent of each other: plumb a few at a time.
+    const queue = [...byInstance];
+    await Promise.all(Array.from({ length: Math.min(PLUMB_CONCURRENCY, queue.length) }, async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await this.plugPorts(model, next[0], next[1]);
+    }));
     const ruleset = compileRuleset(model, this.services);
     if (this.applied.get(model.vpcId) !== ruleset) {
       await applyRuleset(this.names, model, this.services);

@@ -5,22 +5,32 @@ import { fileURLToPath } from 'node:url';
 
 const CHILD = fileURLToPath(new URL('./netns-listener-child.js', import.meta.url));
 
-/** A listening TCP socket on `host:port` in the namespace `netns`, served by this process. */
-export function listenInNetns(netns: string, host: string, port: number): Promise<Server> {
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** Listening TCP sockets on each endpoint in the namespace `netns` (one short-lived process for all), served by this process. */
+export function listenInNetns(netns: string, endpoints: readonly Endpoint[]): Promise<Server[]> {
+  if (endpoints.length === 0) return Promise.resolve([]);
+  const args = endpoints.map((e) => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`));
   return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [host, String(port)], {
+    const child = fork(CHILD, args, {
       execPath: 'ip', execArgv: ['netns', 'exec', netns, process.execPath], stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-    let settled = false;
-    child.on('message', (m: { listening?: boolean; error?: string }, handle) => {
-      settled = true;
-      if (m.listening && handle) resolve(handle as Server);
-      else reject(new Error(`cannot listen on ${host}:${port} in ${netns}: ${m.error ?? 'no socket'}`));
+    const servers: Server[] = [];
+    let failed: string | undefined;
+    child.on('message', (m: { index?: number; error?: string }, handle) => {
+      if (m.index !== undefined && handle) servers[m.index] = handle as Server;
+      else failed = m.error ?? 'no socket';
     });
     child.on('exit', (code) => {
-      if (!settled) reject(new Error(`cannot listen on ${host}:${port} in ${netns}: exit ${code} ${stderr.trim()}`));
+      const got = servers.filter(Boolean).length;
+      if (!failed && got === endpoints.length) return resolve(servers);
+      for (const s of servers) s?.close();
+      reject(new Error(`cannot listen on ${args.join(', ')} in ${netns}: ${failed ?? `exit ${code}`} ${stderr.trim()}`));
     });
   });
 }

@@ -51,8 +51,13 @@ function routerMac(vpcId: string): string {
 }
 
 /** The VPC namespace with its bridge (a gateway address per subnet in use) and its link to the host. */
-/** `serviceAddresses` go on the namespace's loopback: the router answers them for every subnet. */
-export async function ensureVpc(names: NetnsNames, model: VpcModel, serviceAddresses: readonly string[] = []): Promise<void> {
+/**
+ * `serviceAddresses` go on the namespace's loopback: the router answers them for every subnet.
+ * With `prune: false` nothing the model lacks is taken away (a model of one instance's needs).
+ */
+export async function ensureVpc(
+  names: NetnsNames, model: VpcModel, serviceAddresses: readonly string[] = [], opts: { prune?: boolean } = {},
+): Promise<void> {
   const ns = names.vpc(model.vpcId);
   const fresh = !existsSync(netnsPath(ns));
   await ensureNetns(ns);
@@ -87,7 +92,7 @@ export async function ensureVpc(names: NetnsNames, model: VpcModel, serviceAddre
   if (!(bridge?.addr_info ?? []).some((a) => a.local === ROUTER_LINK_LOCAL)) await ip(ns, ['addr', 'add', `${ROUTER_LINK_LOCAL}/64`, 'dev', BRIDGE]);
   await ipBatch(ns, [
     ...[...want].filter((a) => !current.has(a)).map((a) => `addr add ${a} dev ${BRIDGE}`),
-    ...[...current].filter((a) => !want.has(a)).map((a) => `addr del ${a} dev ${BRIDGE}`),
+    ...(opts.prune === false ? [] : [...current].filter((a) => !want.has(a)).map((a) => `addr del ${a} dev ${BRIDGE}`)),
   ]);
 }
 

@@ -69,6 +69,16 @@ function presentAssociation(a: IpAssociation | undefined) {
   return { IpOwnerId: a.IpOwnerId, PublicDnsName: '', PublicIp: a.PublicIp, AllocationId: a.AllocationId, AssociationId: a.AssociationId };
 }
 
+/** Each private address with its name and public association (the same shape in both answers). */
+function presentPrivateAddresses(eni: NetworkInterfaceRecord, dnsName: (ip: string) => string) {
+  return eni.PrivateIpAddresses.map((a) => ({
+    Association: presentAssociation(a.association),
+    Primary: a.Primary,
+    PrivateDnsName: dnsName(a.PrivateIpAddress),
+    PrivateIpAddress: a.PrivateIpAddress,
+  }));
+}
+
 /** An interface as DescribeInstances shows it inside its instance. */
 export function presentInstanceInterface(eni: NetworkInterfaceRecord, dnsName: (ip: string) => string): InstanceNetworkInterface {
   const primary = primaryAddress(eni);
@@ -90,12 +100,7 @@ export function presentInstanceInterface(eni: NetworkInterfaceRecord, dnsName: (
     OwnerId: eni.OwnerId,
     PrivateDnsName: dnsName(primary.PrivateIpAddress),
     PrivateIpAddress: primary.PrivateIpAddress,
-    PrivateIpAddresses: eni.PrivateIpAddresses.map((a) => ({
-      Primary: a.Primary,
-      PrivateDnsName: dnsName(a.PrivateIpAddress),
-      PrivateIpAddress: a.PrivateIpAddress,
-      Association: presentAssociation(a.association),
-    })),
+    PrivateIpAddresses: presentPrivateAddresses(eni, dnsName),
     Association: presentAssociation(primary.association),
     SourceDestCheck: eni.SourceDestCheck,
     Status: 'in-use',
@@ -133,12 +138,7 @@ export function presentNetworkInterface(eni: NetworkInterfaceRecord, tags: reado
     OwnerId: eni.OwnerId,
     PrivateDnsName: dnsName(primary.PrivateIpAddress),
     PrivateIpAddress: primary.PrivateIpAddress,
-    PrivateIpAddresses: eni.PrivateIpAddresses.map((a) => ({
-      Association: presentAssociation(a.association),
-      Primary: a.Primary,
-      PrivateDnsName: dnsName(a.PrivateIpAddress),
-      PrivateIpAddress: a.PrivateIpAddress,
-    })),
+    PrivateIpAddresses: presentPrivateAddresses(eni, dnsName),
     RequesterManaged: false,
     SourceDestCheck: eni.SourceDestCheck,
     Status: att ? 'in-use' : 'available',

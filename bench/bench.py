@@ -535,7 +535,7 @@ def main():
     node_flags += args.node_flags.split()
     nimbus = Server('nimbus', lambda port: ['node', *node_flags, 'bin/nimbus', 'serve', '--driver', 'sim', '--port', str(port),
                                             '--data-dir', data_dir, '--sim-delay-ms', '50',
-                                            '--instance-limit', '200000'])
+                                            '--instance-limit', '200000', '--limit', 'networkInterfacesPerRegion=200000'])
     moto = Server('moto', lambda port: [sys.executable, '-m', 'moto.server', '-p', str(port)])
     results = {}
     try:

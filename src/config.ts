@@ -43,6 +43,11 @@ export interface Config {
   };
   /** How long terminated instances stay visible, in ms (EC2: about an hour). */
   terminatedRetentionMs: number;
+  /**
+   * The public IPv4 pool that public and Elastic IPs come from (default 198.18.0.0/15, reserved for
+   * benchmarking networks: it never leaves the machine).
+   */
+  publicPool: string;
   /** How long the role credentials the metadata service hands out last, in seconds (EC2: 6 hours). */
   roleSessionSeconds: number;
 }
@@ -73,6 +78,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     ns: { cgroupParent: 'nimbus', stopTimeoutMs: 10_000 },
     terminatedRetentionMs: 60 * 60 * 1000,
     roleSessionSeconds: 6 * 3600,
+    publicPool: '198.18.0.0/15',
     ...overrides,
   };
 }

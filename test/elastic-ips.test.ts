@@ -7,7 +7,9 @@ import {
   TerminateInstancesCommand, waitUntilInstanceRunning, waitUntilInstanceStopped,
   type EC2Client, type Instance,
 } from '@aws-sdk/client-ec2';
-import { cliErrorCode, errorCode, startServer, type NimbusProcess } from './support/server.js';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { cliErrorCode, errorCode, ROOT, startServer, type NimbusProcess } from './support/server.js';
 
 const AMI = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
 const waitOpts = (client: EC2Client) => ({ client, maxWaitTime: 30, minDelay: 0.1, maxDelay: 0.2 });
@@ -163,5 +165,36 @@ result = codes`);
     assert.deepEqual(codes, ['ok', 'ok', 'AddressLimitExceeded']);
     assert.equal(cliErrorCode(nimbus.aws(['ec2', 'allocate-address'])), 'AddressLimitExceeded');
     assert.equal(nimbus.aws(['ec2', 'allocate-address'], { region: 'eu-west-1' }).status, 0);
+  });
+});
+
+describe('the public pool', () => {
+  let nimbus: NimbusProcess;
+  before(async () => {
+    nimbus = await startServer({ args: ['--public-pool', '203.0.113.0/28', '--limit', 'elasticIpsPerRegion=30', '--sim-delay-ms', '50'] });
+  });
+  after(() => nimbus.dispose());
+
+  it('hands out public and Elastic IPs from the configured pool only, and says when it is used up', async () => {
+    const result = nimbus.boto3(`
+import ipaddress
+pool = ipaddress.ip_network("203.0.113.0/28")
+image = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023*-x86_64"]}])["Images"][0]["ImageId"]
+inst = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
+got, codes = [inst["PublicIpAddress"]], []
+for i in range(16):
+    try:
+        got.append(ec2.allocate_address(Domain="vpc")["PublicIp"])
+    except botocore.exceptions.ClientError as e:
+        codes.append(e.response["Error"]["Code"])
+result = {"inside": all(ipaddress.ip_address(a) in pool for a in got), "count": len(got), "distinct": len(set(got)), "codes": sorted(set(codes))}`);
+    // 203.0.113.0 looks like a network address and is never handed out: 15 of the 16.
+    assert.deepEqual(result, { inside: true, count: 15, distinct: 15, codes: ['InsufficientAddressCapacity'] });
+  });
+
+  it('refuses a pool that is not a CIDR block', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/nimbus'), 'serve', '--public-pool', '198.18.0.0'], { encoding: 'utf8', timeout: 10_000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--public-pool must be an IPv4 CIDR block/);
   });
 });

@@ -174,6 +174,12 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
     await sshReady(other.publicIp!);
     const direct = ssh(other.publicIp!, `nc -w 2 ${inner.privateIp} 22 </dev/null; echo rc=$?`);
     assert.doesNotMatch(direct.stdout, /SSH-2\.0/, 'an instance outside the bastion group gets no SSH banner');
+    // The host reaches private addresses from the VPC's namespace, under the same group rules.
+    const vpcNetns = new NetnsNames(installationTag(api.dataDir)).vpc((await api.describe(bastion.id)).VpcId!);
+    const fromRouter = (ip: string) => spawnSync('ip', ['netns', 'exec', vpcNetns, 'ssh', '-F', client.configFile, `root@${ip}`, 'hostname'],
+      { encoding: 'utf8', timeout: 20_000 });
+    assert.match(fromRouter(bastion.privateIp).stdout, new RegExp(`ip-${bastion.privateIp.replaceAll('.', '-')}`), 'SSH to a private IP from the host');
+    assert.notEqual(fromRouter(inner.privateIp).status, 0, 'but not past the private instance\'s group');
   });
 
   it('gives a new public IP on stop/start and keeps the private IP', async () => {

@@ -40,11 +40,12 @@ program
   .option('--request-timeout-ms <ms>', 'how long a client may take to send one request', int('request-timeout-ms'))
   .option('--ns-cgroup-parent <name>', 'ns driver: the cgroup instances\' cgroups are made in', 'nimbus')
   .option('--ns-stop-timeout-ms <ms>', 'ns driver: how long a graceful stop may take before the instance is killed', int('ns-stop-timeout-ms'))
+  .option('--public-pool <cidr>', 'the IPv4 pool public and Elastic IPs come from', '198.18.0.0/15')
   .option('--role-session-seconds <s>', 'how long instances\' role credentials last (EC2: 21600)', int('role-session-seconds'))
   .action(async (opts: {
     host: string; port: number; dataDir: string; driver: string;
     simDelayMs?: number; instanceLimit?: number; limit: string[]; terminatedRetentionMs?: number; requestTimeoutMs?: number;
-    nsCgroupParent: string; nsStopTimeoutMs?: number; roleSessionSeconds?: number;
+    nsCgroupParent: string; nsStopTimeoutMs?: number; roleSessionSeconds?: number; publicPool: string;
   }) => {
     if (!['auto', 'sim', 'ns'].includes(opts.driver)) throw new InvalidArgumentError('--driver must be auto, sim or ns');
     const config: Config = defaultConfig({ host: opts.host, port: opts.port, dataDir: opts.dataDir, driver: opts.driver as Config['driver'] });
@@ -58,6 +59,11 @@ program
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(opts.nsCgroupParent)) throw new InvalidArgumentError('--ns-cgroup-parent must be a plain cgroup name');
     config.ns.cgroupParent = opts.nsCgroupParent;
     if (opts.nsStopTimeoutMs !== undefined) config.ns.stopTimeoutMs = opts.nsStopTimeoutMs;
+    const pool = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(opts.publicPool);
+    if (!pool || pool[1]!.split('.').some((o) => Number(o) > 255) || Number(pool[2]) < 8 || Number(pool[2]) > 30) {
+      throw new InvalidArgumentError('--public-pool must be an IPv4 CIDR block from /8 to /30, e.g. 198.18.0.0/15');
+    }
+    config.publicPool = opts.publicPool;
     if (opts.roleSessionSeconds !== undefined) {
       if (opts.roleSessionSeconds < 10) throw new InvalidArgumentError('--role-session-seconds must be at least 10');
       config.roleSessionSeconds = opts.roleSessionSeconds;

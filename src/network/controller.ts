@@ -192,9 +192,11 @@ export class NetworkController {
       const vpcId = this.names.vpcPattern.exec(n)?.[1];
       if (vpcId && !vpcs.has(vpcId)) {
         this.closeListeners(vpcId);
-        await deleteNetns(this.names.vpc(vpcId));
+        await this.locked(vpcId, () => deleteNetns(this.names.vpc(vpcId)));
         this.applied.delete(vpcId);
         this.routerSubnets.delete(vpcId);
+        // An instance plugged in meanwhile lost its ports with the namespace: look at every one again.
+        for (const key of [...this.applied.keys()]) if (key.startsWith('i-')) this.applied.delete(key);
       }
     }
   }

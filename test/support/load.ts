@@ -14,11 +14,13 @@ import { allInstances, duplicates } from './inventory.js';
 import type { NimbusProcess } from './server.js';
 
 /**
- * The server the workload runs against: quick sim transitions, no instance limit in the way, and
+ * The server the workload runs against: quick sim transitions, no instance or interface limit in the way, and
  * terminated instances forgotten after 5 s (EC2: about an hour), so that the fleet, and with it
  * the memory the server may rightly use, stays the same size however long the run.
  */
-export const LOAD_SERVER_ARGS = ['--sim-delay-ms', '100', '--instance-limit', '100000', '--terminated-retention-ms', '5000'];
+export const LOAD_SERVER_ARGS = [
+  '--sim-delay-ms', '100', '--instance-limit', '100000', '--limit', 'networkInterfacesPerRegion=100000', '--terminated-retention-ms', '5000',
+];
 
 export const OPERATIONS = ['run', 'describe', 'tag', 'stop', 'start', 'terminate'] as const;
 export type Operation = (typeof OPERATIONS)[number];

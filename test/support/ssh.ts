@@ -18,7 +18,7 @@ export interface SshResult {
 
 export class SshClient {
   readonly dir = mkdtempSync(join(tmpdir(), 'nimbus-ssh-'));
-  private readonly config = join(this.dir, 'config');
+  readonly configFile = join(this.dir, 'config');
   private readonly bareConfig = join(this.dir, 'config-without-key');
   readonly keyFile = join(this.dir, 'key.pem');
 
@@ -26,14 +26,14 @@ export class SshClient {
   constructor(keyMaterial: string, private readonly user = 'root') {
     writeFileSync(this.keyFile, keyMaterial, { mode: 0o600 });
     const common = ['Host *', '  StrictHostKeyChecking no', '  UserKnownHostsFile /dev/null', '  BatchMode yes', '  ConnectTimeout 4', '  LogLevel ERROR', '  IdentitiesOnly yes'];
-    writeFileSync(this.config, [...common, `  IdentityFile ${this.keyFile}`, ''].join('\n'));
+    writeFileSync(this.configFile, [...common, `  IdentityFile ${this.keyFile}`, ''].join('\n'));
     writeFileSync(this.bareConfig, [...common, ''].join('\n'));
   }
 
   /** Runs `command` at `ip` (with another private key file, or through a jump host, if asked). */
   run(ip: string, command: string, opts: { key?: string; jump?: string; input?: string } = {}): SshResult {
     const args = [
-      '-F', opts.key ? this.bareConfig : this.config, ...(opts.key ? ['-i', opts.key] : []),
+      '-F', opts.key ? this.bareConfig : this.configFile, ...(opts.key ? ['-i', opts.key] : []),
       ...(opts.jump ? ['-J', `${this.user}@${opts.jump}`] : []), `${this.user}@${ip}`, command,
     ];
     const r = spawnSync('ssh', args, { encoding: 'utf8', timeout: 20_000, input: opts.input });

@@ -2,21 +2,20 @@
  * Choosing the compute driver at start-up, and what the ns driver needs before it serves: the
  * minimal image (built on first start) published as a public AMI in every region.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { localImageId, publishLocalImages } from '../../catalog/images.js';
 import { REGION_NAMES } from '../../catalog/regions.js';
 import type { Config } from '../../config.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { EC2_METADATA_PATH, EC2_METADATA_SCRIPT } from '../../images/ec2-metadata.js';
 import { INIT_SCRIPT } from '../../images/init-script.js';
 import { buildMinimalImage, MINIMAL_IMAGE } from '../../images/minimal.js';
 import { ImageStore } from '../../images/store.js';
 import type { Clock } from '../../util/clock.js';
-import { roleSource } from '../../imds/role.js';
-import { MetadataService, METADATA_IP, METADATA_IPV6, METADATA_PORT } from '../../imds/server.js';
+import type { MetadataService } from '../../imds/server.js';
 import { NetworkController } from '../../network/controller.js';
-import { InstanceEndpoint } from '../../server/instance-endpoint.js';
 import { installationTag } from '../../network/names.js';
+import type { InstanceEndpoint } from '../../server/instance-endpoint.js';
 import type { Store } from '../../store/store.js';
 import type { ComputeDriver, InstanceNetwork } from '../driver.js';
 import { SimDriver } from '../sim.js';
@@ -68,6 +67,10 @@ export async function chooseDriver(
 ): Promise<{ driver: ComputeDriver; network?: NetworkController; metadata?: MetadataService; endpoint?: InstanceEndpoint }> {
   const sim = () => ({ driver: new SimDriver(clock, config.sim) });
   const ns = async () => {
+    // Loaded only for ns: their certificate library costs the sim driver's start-up ~50 ms otherwise.
+    const [{ roleSource }, { MetadataService, METADATA_IP, METADATA_IPV6, METADATA_PORT }, { InstanceEndpoint }] = await Promise.all([
+      import('../../imds/role.js'), import('../../imds/server.js'), import('../../server/instance-endpoint.js'),
+    ]);
     const metadata = new MetadataService(store, clock, config.dataDir, roleSource(store, config.roleSessionSeconds));
     const endpoint = new InstanceEndpoint(config.dataDir);
     const services = [

@@ -34,7 +34,7 @@ async function allocateAddress(input: AllocateAddressRequest, ctx: RequestContex
   checkLimit(ctx, 'elasticIpsPerRegion', await ctx.store.count(ELASTIC_IP_KIND, ctx.scope));
   const id = newId('eipalloc');
   // `Address` recovers a specific address, which must be free in the pool.
-  const ip = input.Address !== undefined ? await claimPublicIp(ctx.store, id, input.Address) : await allocatePublicIp(ctx.store, id);
+  const ip = input.Address !== undefined ? await claimPublicIp(ctx.store, ctx.plane.config.publicPool, id, input.Address) : await allocatePublicIp(ctx.store, ctx.plane.config.publicPool, id);
   if (ip === undefined) throw addressNotFound([input.Address!]);
   const eip: ElasticIpRecord = { AllocationId: id, PublicIp: ip, Domain: 'vpc', NetworkBorderGroup: ctx.region, PublicIpv4Pool: 'amazon' };
   await saveAddress(ctx, eip);

@@ -50,7 +50,7 @@ async function unmapFromInterface(ctx: RequestContext, eip: ElasticIpRecord): Pr
   // Elastic IP that took its place is gone (a stopped one gets it when it starts).
   const instanceId = eni.Attachment?.InstanceId;
   const rec = instanceId ? await ctx.store.get<InstanceRecord>(INSTANCE_KIND, ctx.scope, instanceId) : undefined;
-  if (rec && (rec.state === 'pending' || rec.state === 'running')) await assignPublicAddresses(ctx.store, ctx.scope, rec);
+  if (rec && (rec.state === 'pending' || rec.state === 'running')) await assignPublicAddresses(ctx.store, ctx.scope, rec, ctx.plane.config.publicPool);
 }
 
 /** Public addresses reach a VPC only through its internet gateway: EC2 refuses an association without one. */

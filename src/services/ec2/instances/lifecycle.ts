@@ -49,7 +49,7 @@ export async function startInstances(input: StartInstancesRequest, ctx: RequestC
       r.state = 'pending';
       r.StateTransitionReason = '';
       r.StateReason = PENDING_REASON;
-      await assignPublicAddresses(ctx.store, ctx.scope, r);
+      await assignPublicAddresses(ctx.store, ctx.scope, r, ctx.plane.config.publicPool);
     }),
   };
 }

@@ -12,7 +12,18 @@ const PRIVATE_IP_KIND = 'private-ip';
 const PUBLIC_IP_KIND = 'public-ip';
 /** The public pool belongs to the host, not to an account or region. */
 const HOST_SCOPE: Scope = { account: '-', region: '-' };
-const PUBLIC_POOL = { base: ipToInt('198.18.0.0'), size: 2 ** 17 };
+
+/** The public pool's addresses (config.publicPool): [base, base + size). */
+function poolRange(cidr: string): { base: number; size: number } {
+  const [addr, bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const n = ipToInt(addr!);
+  return { base: n - (n % size), size };
+}
+
+/** Whether `n` may be handed out: inside the pool, and not a network or broadcast-looking x.x.x.0 or x.x.x.255. */
+const usablePublic = (pool: { base: number; size: number }, n: number) =>
+  n >= pool.base && n < pool.base + pool.size && n % 256 !== 0 && n % 256 !== 255;
 
 export function ipToInt(ip: string): number {
   return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
@@ -93,25 +104,30 @@ export async function releasePrivateIp(store: Store, scope: Scope, subnetId: str
   await store.remove(PRIVATE_IP_KIND, scope, `${subnetId}/${ip}`);
 }
 
-export async function allocatePublicIp(store: Store, holder: string): Promise<string> {
-  for (let i = 0; i < 64; i++) {
-    // Skip the pool's network and broadcast-looking addresses (x.x.x.0 and x.x.x.255).
-    const n = PUBLIC_POOL.base + randomInt(PUBLIC_POOL.size);
-    if (n % 256 === 0 || n % 256 === 255) continue;
+export async function allocatePublicIp(store: Store, poolCidr: string, holder: string): Promise<string> {
+  const pool = poolRange(poolCidr);
+  const take = async (n: number) => {
+    if (!usablePublic(pool, n)) return undefined;
     const ip = intToIp(n);
-    if (!(await store.get(PUBLIC_IP_KIND, HOST_SCOPE, ip))) {
-      await store.put<AddressHolder>(PUBLIC_IP_KIND, HOST_SCOPE, ip, { holder });
-      return ip;
-    }
+    if (await store.get(PUBLIC_IP_KIND, HOST_SCOPE, ip)) return undefined;
+    await store.put<AddressHolder>(PUBLIC_IP_KIND, HOST_SCOPE, ip, { holder });
+    return ip;
+  };
+  // Random probes find a free address at once while the pool is sparse; a scan covers the rest.
+  for (let i = 0; i < 64; i++) {
+    const ip = await take(pool.base + randomInt(pool.size));
+    if (ip) return ip;
+  }
+  for (let n = pool.base; n < pool.base + pool.size; n++) {
+    const ip = await take(n);
+    if (ip) return ip;
   }
   throw new ApiError('InsufficientAddressCapacity', 'There are no free public IPv4 addresses in the pool.');
 }
 
 /** Takes one given address of the pool (recovering a released Elastic IP); undefined when it is not free. */
-export async function claimPublicIp(store: Store, holder: string, ip: string): Promise<string | undefined> {
-  if (!isIpv4(ip)) return undefined;
-  const n = ipToInt(ip);
-  if (n < PUBLIC_POOL.base || n >= PUBLIC_POOL.base + PUBLIC_POOL.size || n % 256 === 0 || n % 256 === 255) return undefined;
+export async function claimPublicIp(store: Store, poolCidr: string, holder: string, ip: string): Promise<string | undefined> {
+  if (!isIpv4(ip) || !usablePublic(poolRange(poolCidr), ipToInt(ip))) return undefined;
   if (await store.get(PUBLIC_IP_KIND, HOST_SCOPE, ip)) return undefined;
   await store.put<AddressHolder>(PUBLIC_IP_KIND, HOST_SCOPE, ip, { holder });
   return ip;

@@ -69,7 +69,7 @@ export async function createInterface(ctx: RequestContext, req: InterfaceRequest
   for (let i = 0; i < (req.secondaryCount ?? 0); i++) {
     addresses.push({ PrivateIpAddress: await allocatePrivateIp(store, scope, req.subnet, id), Primary: false });
   }
-  if (req.publicIp) addresses[0]!.association = { PublicIp: await allocatePublicIp(store, id), IpOwnerId: 'amazon' };
+  if (req.publicIp) addresses[0]!.association = { PublicIp: await allocatePublicIp(store, ctx.plane.config.publicPool, id), IpOwnerId: 'amazon' };
   const eni: NetworkInterfaceRecord = {
     NetworkInterfaceId: id,
     OwnerId: ctx.accountId,

@@ -32,11 +32,11 @@ export async function releasePublicAddresses(store: Store, scope: Scope, rec: In
 }
 
 /** On start: a fresh public address for an interface launched with one, unless an Elastic IP holds its place. */
-export async function assignPublicAddresses(store: Store, scope: Scope, rec: InstanceRecord): Promise<void> {
+export async function assignPublicAddresses(store: Store, scope: Scope, rec: InstanceRecord, pool: string): Promise<void> {
   for (const eni of await attachedInterfaces(store, scope, rec)) {
     const primary = primaryAddress(eni);
     if (!eni.autoPublicIp || primary.association) continue;
-    primary.association = { PublicIp: await allocatePublicIp(store, eni.NetworkInterfaceId), IpOwnerId: 'amazon' };
+    primary.association = { PublicIp: await allocatePublicIp(store, pool, eni.NetworkInterfaceId), IpOwnerId: 'amazon' };
     await store.put(ENI_KIND, scope, eni.NetworkInterfaceId, eni);
   }
 }

@@ -142,6 +142,13 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.doc) as T);
   }
 
+  async listAfter<T>(kind: string, scope: Scope, after: string | undefined, limit: number): Promise<T[]> {
+    const rows = this.stmt('SELECT doc FROM resources WHERE kind=? AND account=? AND region=? AND id>? ORDER BY id LIMIT ?').all(
+      kind, scope.account, scope.region, after ?? '', limit,
+    ) as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as T);
+  }
+
   async list<T>(kind: string, scope: Scope): Promise<T[]> {
     const rows = this.stmt('SELECT doc FROM resources WHERE kind=? AND account=? AND region=? ORDER BY id').all(
       kind, scope.account, scope.region,

@@ -67,6 +67,8 @@ export interface Store {
   getMany<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<T[]>;
   /** All resources of a kind in a scope, in id order. */
   list<T>(kind: string, scope: Scope): Promise<T[]>;
+  /** Up to `limit` resources of a kind whose ids sort after `after` (all when absent), in id order: one page, read as one. */
+  listAfter<T>(kind: string, scope: Scope, after: string | undefined, limit: number): Promise<T[]>;
   count(kind: string, scope: Scope): Promise<number>;
   /**
    * How many resources of a kind have the top-level document field `field` equal to one of

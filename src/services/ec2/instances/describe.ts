@@ -4,7 +4,7 @@ import { invalidParameterCombination } from '../../../protocol/errors.js';
 import type { Scope, Tag } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, checkFilterNames, type Filter, type FilterFields } from '../common/filters.js';
-import { paginate } from '../common/pagination.js';
+import { checkMaxResults, decodeToken, encodeToken, paginate, type Page } from '../common/pagination.js';
 import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, loadInstances } from './lookup.js';
 import { presentInstance } from './present.js';
@@ -163,9 +163,40 @@ export async function instanceViews(
     recs = candidates ? await loadCandidates(ctx, candidates) : await allInstances(ctx);
   }
   recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
+  return viewsOf(ctx, recs);
+}
+
+/** Records presented with their tags and interfaces, each read in one batch. */
+async function viewsOf(ctx: RequestContext, recs: readonly InstanceRecord[]): Promise<InstanceView[]> {
   const tags = await tagSets(ctx, recs.map((r) => r.InstanceId));
   const enis = await interfacesOf(ctx, recs);
   return recs.map((rec) => new InstanceView(ctx.scope, rec, tags.get(rec.InstanceId) ?? [], enis(rec)));
+}
+
+/**
+ * One page of every visible instance, read from the store as a page: without ids or filters,
+ * each page costs its own size, not the fleet's (a paginator over N instances reads N, not N²/page).
+ */
+async function unfilteredPage(ctx: RequestContext, size: number, nextToken: string | undefined): Promise<Page<InstanceView>> {
+  let after = nextToken ? decodeToken(nextToken) : undefined;
+  const recs: InstanceRecord[] = [];
+  let more = false;
+  // Hidden (long-terminated, not yet forgotten) instances are skipped; a page is read until full.
+  for (;;) {
+    const chunk = await ctx.store.listAfter<InstanceRecord>(INSTANCE_KIND, ctx.scope, after, size + 1);
+    for (const r of chunk) {
+      if (!isVisible(ctx, r)) continue;
+      if (recs.length === size) {
+        more = true;
+        break;
+      }
+      recs.push(r);
+    }
+    if (more || chunk.length < size + 1) break;
+    after = chunk[chunk.length - 1]!.InstanceId;
+  }
+  const last = recs[recs.length - 1];
+  return { items: await viewsOf(ctx, recs), nextToken: more && last ? encodeToken(last.InstanceId) : undefined };
 }
 
 /** The attached interfaces of many instances, read in one batch. */
@@ -213,8 +244,14 @@ export async function describeInstances(input: DescribeInstancesRequest, ctx: Re
     throw invalidParameterCombination('The parameter instancesSet cannot be used with the parameter maxResults');
   }
   checkFilterNames(input.Filters, INSTANCE_FILTERS as FilterFields<never>);
-  const views = applyFilters(await instanceViews(ctx, input.InstanceIds, input.Filters), input.Filters, INSTANCE_FILTERS, (v) => v.tags);
-  const page = paginate(views, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (v) => v.rec.InstanceId });
+  let page: Page<InstanceView>;
+  if (!input.InstanceIds?.length && !input.Filters?.length && input.MaxResults !== undefined) {
+    checkMaxResults(input.MaxResults, 5, 1000);
+    page = await unfilteredPage(ctx, input.MaxResults, input.NextToken || undefined);
+  } else {
+    const views = applyFilters(await instanceViews(ctx, input.InstanceIds, input.Filters), input.Filters, INSTANCE_FILTERS, (v) => v.tags);
+    page = paginate(views, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (v) => v.rec.InstanceId });
+  }
   return { Reservations: groupByReservation(page.items), NextToken: page.nextToken };
 }
 

@@ -25,8 +25,8 @@ import { after, before, describe, it } from 'node:test';
 import { cgroupDirs, detectCgroups } from '../src/compute/ns/cgroups.js';
 import { containerId, NsDriver, nsSupport } from '../src/compute/ns/driver.js';
 import { mountsUnder } from '../src/compute/ns/volume.js';
-import { installationTag } from '../src/network/names.js';
 import { NimbusProcess, ROOT } from './support/server.js';
+import { installationNamespaces } from './support/ns-api.js';
 import { SshClient } from './support/ssh.js';
 
 function whySkip(): string | undefined {
@@ -114,9 +114,7 @@ describe('the debian-12 image', { skip, timeout: 30 * 60_000 }, () => {
     for (const id of await driver.list()) await driver.destroy(id).catch((err: unknown) => console.error(err));
     await driver.close();
     // What a failed test left of the data plane: this installation's namespaces (their links go with them).
-    const prefix = `nimbus-${installationTag(dataDir)}-`;
-    const listed = spawnSync('ip', ['-json', 'netns', 'list'], { encoding: 'utf8' }).stdout.trim();
-    for (const { name } of (listed ? JSON.parse(listed) : []) as { name: string }[]) if (name.startsWith(prefix)) spawnSync('ip', ['netns', 'delete', name]);
+    for (const ns of installationNamespaces(dataDir)) spawnSync('ip', ['netns', 'delete', ns]);
     for (const d of cgroupDirs(driver.cgroups, cgroupParent)) if (existsSync(d)) rmdirSync(d);
     rmSync(dataDir, { recursive: true, force: true });
   });

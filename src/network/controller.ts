@@ -11,7 +11,7 @@
 import type { Server } from 'node:net';
 import type { Scope, Store } from '../store/store.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../services/ec2/instances/record.js';
-import { ENI_KIND, type NetworkInterfaceRecord } from '../services/ec2/network-interfaces/record.js';
+import { attachedInterfaces } from '../services/ec2/network-interfaces/lifecycle.js';
 import { netnsList } from './exec.js';
 import { loadVpcModel, type VpcModel } from './model.js';
 import { NetnsNames } from './names.js';
@@ -44,8 +44,9 @@ export class NetworkController {
   private readonly routerSubnets = new Map<string, Set<string>>();
   private closed = false;
   private timer?: NodeJS.Timeout;
-  /** What was last applied per VPC (ruleset text) and per instance (its ports), so unchanged ones are skipped. */
-  private readonly applied = new Map<string, string>();
+  /** What was last applied, so unchanged ones are skipped: each VPC's ruleset text, each instance's ports. */
+  private readonly appliedRules = new Map<string, string>();
+  private readonly appliedPorts = new Map<string, string>();
   private readonly scopes = new Map<string, Scope>();
   private readonly log: (line: string) => void;
 
@@ -100,7 +101,7 @@ export class NetworkController {
   async prepareInstance(scope: Scope, instanceId: string): Promise<string> {
     this.scopes.set(instanceId, scope);
     const path = await ensureNetns(this.names.instance(instanceId));
-    this.applied.delete(instanceId);
+    this.appliedPorts.delete(instanceId);
     await this.plugInstance(scope, instanceId).catch((err: unknown) => this.log(`nimbus: network: ${instanceId}: ${(err as Error).message}`));
     await this.requestPass();
     return path;
@@ -108,7 +109,7 @@ export class NetworkController {
 
   private async plugInstance(scope: Scope, instanceId: string): Promise<void> {
     const rec = await this.store.get<InstanceRecord>(INSTANCE_KIND, scope, instanceId);
-    const enis = rec ? await this.store.getMany<NetworkInterfaceRecord>(ENI_KIND, scope, rec.networkInterfaceIds) : [];
+    const enis = rec ? await attachedInterfaces(this.store, scope, rec) : [];
     for (const vpcId of new Set(enis.map((e) => e.VpcId))) {
       const model = await loadVpcModel(this.store, scope, vpcId, (i) => i === instanceId);
       // Only what this instance needs (other instances' subnets stay as they are until the pass),
@@ -130,9 +131,9 @@ export class NetworkController {
     const subnets = model.subnets.filter((s) => ports.some((p) => p.subnetId === s.subnetId));
     const key = JSON.stringify({ ports, subnets });
     await this.locked(instanceId, async () => {
-      if (this.applied.get(instanceId) === key) return;
+      if (this.appliedPorts.get(instanceId) === key) return;
       await ensureInstancePorts(this.names, model.vpcId, instanceId, ports, subnets);
-      this.applied.set(instanceId, key);
+      this.appliedPorts.set(instanceId, key);
     });
   }
 
@@ -140,7 +141,7 @@ export class NetworkController {
   async releaseInstance(instanceId: string): Promise<void> {
     await this.serial(() => deleteNetns(this.names.instance(instanceId)));
     this.scopes.delete(instanceId);
-    this.applied.delete(instanceId);
+    this.appliedPorts.delete(instanceId);
     await this.requestPass();
   }
 
@@ -176,14 +177,14 @@ export class NetworkController {
         continue;
       }
       const rec = await this.store.get<InstanceRecord>(INSTANCE_KIND, scope, id);
-      const enis = rec ? await this.store.getMany<NetworkInterfaceRecord>(ENI_KIND, scope, rec.networkInterfaceIds) : [];
+      const enis = rec ? await attachedInterfaces(this.store, scope, rec) : [];
       for (const e of enis) vpcs.set(e.VpcId, scope);
     }
     for (const [vpcId, scope] of vpcs) {
       try {
         await this.convergeVpc(await loadVpcModel(this.store, scope, vpcId, (i) => plugged.has(i)));
       } catch (err) {
-        this.applied.delete(vpcId);
+        this.appliedRules.delete(vpcId);
         this.routerSubnets.delete(vpcId);
         this.log(`nimbus: network: VPC ${vpcId}: ${(err as Error).message}`);
       }
@@ -193,10 +194,10 @@ export class NetworkController {
       if (vpcId && !vpcs.has(vpcId)) {
         this.closeListeners(vpcId);
         await this.locked(vpcId, () => deleteNetns(this.names.vpc(vpcId)));
-        this.applied.delete(vpcId);
+        this.appliedRules.delete(vpcId);
         this.routerSubnets.delete(vpcId);
         // An instance plugged in meanwhile lost its ports with the namespace: look at every one again.
-        for (const key of [...this.applied.keys()]) if (key.startsWith('i-')) this.applied.delete(key);
+        this.appliedPorts.clear();
       }
     }
   }
@@ -233,9 +234,9 @@ export class NetworkController {
       for (let next = queue.shift(); next; next = queue.shift()) await this.plugPorts(model, next[0], next[1]);
     }));
     const ruleset = compileRuleset(model, this.services);
-    if (this.applied.get(model.vpcId) !== ruleset) {
+    if (this.appliedRules.get(model.vpcId) !== ruleset) {
       await applyRuleset(this.names, model, this.services);
-      this.applied.set(model.vpcId, ruleset);
+      this.appliedRules.set(model.vpcId, ruleset);
     }
     await ensurePublicRoutes(this.names, model);
   }

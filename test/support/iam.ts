@@ -1,6 +1,7 @@
 /** Helpers for the IAM tests: a trust policy, boto3 error capture, and the operator's role-credentials command. */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import type { RoleCredentials } from '../../src/services/iam/role-credentials.js';
 import { ROOT, type Credentials, type NimbusProcess } from './server.js';
 
 export const AMI = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -10,14 +11,7 @@ export const TRUST = JSON.stringify({
 });
 export const POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:Describe*', Resource: '*' }] });
 
-export interface RoleCredentials {
-  RoleName: string;
-  AccessKeyId: string;
-  SecretAccessKey: string;
-  Token: string;
-  Expiration: string;
-  LastUpdated: string;
-}
+export type { RoleCredentials };
 
 /** `nimbus admin role-credentials`: what the instance's metadata service would serve. */
 export function roleCredentials(nimbus: NimbusProcess, instanceId: string, extra: string[] = []): { status: number; creds?: RoleCredentials; stderr: string } {

@@ -25,6 +25,14 @@ export function nsSkipReason(): string | undefined {
   return undefined;
 }
 
+/** The network namespaces on the host of the installation on `dataDir` (VPC routers and instances). */
+export function installationNamespaces(dataDir: string): string[] {
+  const prefix = `nimbus-${installationTag(dataDir)}-`;
+  const r = spawnSync('ip', ['-json', 'netns', 'list'], { encoding: 'utf8' });
+  const list = (r.stdout.trim() ? JSON.parse(r.stdout) : []) as { name: string }[];
+  return list.map((n) => n.name).filter((n) => n.startsWith(prefix));
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const count = (text: string, needle: string) => text.split(needle).length - 1;
 
@@ -76,10 +84,7 @@ export class NsApi {
 
   /** This installation's network namespaces on the host (VPC routers and instances). */
   networkNamespaces(): string[] {
-    const prefix = `nimbus-${installationTag(this.dataDir)}-`;
-    const r = spawnSync('ip', ['-json', 'netns', 'list'], { encoding: 'utf8' });
-    const list = (r.stdout.trim() ? JSON.parse(r.stdout) : []) as { name: string }[];
-    return list.map((n) => n.name).filter((n) => n.startsWith(prefix));
+    return installationNamespaces(this.dataDir);
   }
 
   /** The AWS CLI; fails the test unless it succeeds. */

@@ -69,21 +69,37 @@ function presentAssociation(a: IpAssociation | undefined) {
   return { IpOwnerId: a.IpOwnerId, PublicDnsName: '', PublicIp: a.PublicIp, AllocationId: a.AllocationId, AssociationId: a.AssociationId };
 }
 
-/** Each private address with its name and public association (the same shape in both answers). */
-function presentPrivateAddresses(eni: NetworkInterfaceRecord, dnsName: (ip: string) => string) {
-  return eni.PrivateIpAddresses.map((a) => ({
-    Association: presentAssociation(a.association),
-    Primary: a.Primary,
-    PrivateDnsName: dnsName(a.PrivateIpAddress),
-    PrivateIpAddress: a.PrivateIpAddress,
-  }));
+/** What both answers say of an interface alike: its addresses, groups, MAC, subnet and VPC. */
+function presentCommon(eni: NetworkInterfaceRecord, dnsName: (ip: string) => string) {
+  const primary = primaryAddress(eni);
+  return {
+    Association: presentAssociation(primary.association),
+    Description: eni.Description,
+    Groups: groupIdentifiers(eni),
+    InterfaceType: 'interface' as const,
+    Ipv6Addresses: presentIpv6(eni),
+    MacAddress: eni.MacAddress,
+    NetworkInterfaceId: eni.NetworkInterfaceId,
+    OwnerId: eni.OwnerId,
+    PrivateDnsName: dnsName(primary.PrivateIpAddress),
+    PrivateIpAddress: primary.PrivateIpAddress,
+    PrivateIpAddresses: eni.PrivateIpAddresses.map((a) => ({
+      Association: presentAssociation(a.association),
+      Primary: a.Primary,
+      PrivateDnsName: dnsName(a.PrivateIpAddress),
+      PrivateIpAddress: a.PrivateIpAddress,
+    })),
+    SourceDestCheck: eni.SourceDestCheck,
+    SubnetId: eni.SubnetId,
+    VpcId: eni.VpcId,
+  };
 }
 
 /** An interface as DescribeInstances shows it inside its instance. */
 export function presentInstanceInterface(eni: NetworkInterfaceRecord, dnsName: (ip: string) => string): InstanceNetworkInterface {
-  const primary = primaryAddress(eni);
   const att = eni.Attachment!;
   return {
+    ...presentCommon(eni, dnsName),
     Attachment: {
       AttachTime: new Date(att.AttachTime),
       AttachmentId: att.AttachmentId,
@@ -92,30 +108,15 @@ export function presentInstanceInterface(eni: NetworkInterfaceRecord, dnsName: (
       Status: 'attached',
       NetworkCardIndex: 0,
     },
-    Description: eni.Description,
-    Groups: groupIdentifiers(eni),
-    Ipv6Addresses: presentIpv6(eni),
-    MacAddress: eni.MacAddress,
-    NetworkInterfaceId: eni.NetworkInterfaceId,
-    OwnerId: eni.OwnerId,
-    PrivateDnsName: dnsName(primary.PrivateIpAddress),
-    PrivateIpAddress: primary.PrivateIpAddress,
-    PrivateIpAddresses: presentPrivateAddresses(eni, dnsName),
-    Association: presentAssociation(primary.association),
-    SourceDestCheck: eni.SourceDestCheck,
     Status: 'in-use',
-    SubnetId: eni.SubnetId,
-    VpcId: eni.VpcId,
-    InterfaceType: 'interface',
   };
 }
 
 /** An interface as DescribeNetworkInterfaces shows it. */
 export function presentNetworkInterface(eni: NetworkInterfaceRecord, tags: readonly Tag[], dnsName: (ip: string) => string): NetworkInterface {
-  const primary = primaryAddress(eni);
   const att = eni.Attachment;
   return {
-    Association: presentAssociation(primary.association),
+    ...presentCommon(eni, dnsName),
     Attachment: att
       ? {
           AttachTime: new Date(att.AttachTime),
@@ -129,21 +130,8 @@ export function presentNetworkInterface(eni: NetworkInterfaceRecord, tags: reado
         }
       : undefined,
     AvailabilityZone: eni.AvailabilityZone,
-    Description: eni.Description,
-    Groups: groupIdentifiers(eni),
-    InterfaceType: 'interface',
-    Ipv6Addresses: presentIpv6(eni),
-    MacAddress: eni.MacAddress,
-    NetworkInterfaceId: eni.NetworkInterfaceId,
-    OwnerId: eni.OwnerId,
-    PrivateDnsName: dnsName(primary.PrivateIpAddress),
-    PrivateIpAddress: primary.PrivateIpAddress,
-    PrivateIpAddresses: presentPrivateAddresses(eni, dnsName),
     RequesterManaged: false,
-    SourceDestCheck: eni.SourceDestCheck,
     Status: att ? 'in-use' : 'available',
-    SubnetId: eni.SubnetId,
     TagSet: [...tags],
-    VpcId: eni.VpcId,
   };
 }

@@ -2,7 +2,8 @@
 # Installs what the ns compute driver needs (crun, busybox-static, dropbear-bin, iproute2, nftables)
 # and what reaching and checking its instances takes (openssh-client for `ssh -i key.pem`, openssl
 # to verify identity documents) with apt-get, only when something is missing and only when running
-# as root. Idempotent: when all is there it checks a few paths and exits at once.
+# as root; then builds the driver's native helper if it is not built (a C compiler is installed for
+# it). Idempotent: when all is there it checks a few paths and exits at once.
 set -eu
 
 missing=""
@@ -20,6 +21,7 @@ need iproute2 /usr/sbin/ip /sbin/ip /bin/ip
 need nftables /usr/sbin/nft /sbin/nft
 need openssh-client /usr/bin/ssh
 need openssl /usr/bin/openssl
+need gcc /usr/bin/cc
 
 # busybox may come from the dynamically linked `busybox` package; the AMI needs the static one.
 if [ -e /bin/busybox ] && command -v dpkg-query >/dev/null 2>&1; then
@@ -28,7 +30,8 @@ if [ -e /bin/busybox ] && command -v dpkg-query >/dev/null 2>&1; then
   fi
 fi
 
-[ -z "$missing" ] && exit 0
+native() { exec sh "$(dirname "$0")/build-native.sh"; }
+[ -z "$missing" ] && native
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup-host: missing:$missing (run as root to install them; the ns driver is unavailable until then)" >&2
@@ -45,3 +48,4 @@ export DEBIAN_FRONTEND=noninteractive
 if ! apt-get install -y --no-install-recommends $missing >&2; then
   apt-get update >&2 && apt-get install -y --no-install-recommends $missing >&2
 fi
+native

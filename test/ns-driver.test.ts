@@ -8,13 +8,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ActualState, InstanceSpec } from '../src/compute/driver.js';
 import { cgroupDirs, oomKills } from '../src/compute/ns/cgroups.js';
 import { containerId, NsDriver, nsSupport } from '../src/compute/ns/driver.js';
+import { FIRST_ID_BASE, IDS_PER_INSTANCE } from '../src/compute/ns/id-ranges.js';
 import { mountsUnder } from '../src/compute/ns/volume.js';
 import { buildMinimalImage } from '../src/images/minimal.js';
 import { ImageStore } from '../src/images/store.js';
@@ -154,7 +155,32 @@ describe('ns driver', { skip, timeout: 120_000 }, () => {
       assert.equal(config.linux.resources.memory.limit, 128 * 1024 * 1024);
       assert.equal(config.linux.resources.cpu.quota, config.linux.resources.cpu.period);
       assert.ok(config.linux.resources.pids.limit > 0);
-      assert.deepEqual(config.linux.namespaces.map((n: { type: string }) => n.type).sort(), ['ipc', 'mount', 'network', 'pid', 'uts']);
+      assert.deepEqual(config.linux.namespaces.map((n: { type: string }) => n.type).sort(), ['ipc', 'mount', 'network', 'pid', 'user', 'uts']);
+    });
+
+    it('runs in a user namespace of its own: root inside is an unprivileged host user that owns what it writes', async () => {
+      const { idBase } = JSON.parse(readFileSync(driver.files(id).record, 'utf8')) as { idBase: number };
+      assert.ok(idBase >= FIRST_ID_BASE, String(idBase));
+      const inside = await driver.exec(id, ['sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u:%g /bin/busybox; echo x > /owned-by-root; chown 1000:1000 /tmp']);
+      assert.equal(inside.code, 0, inside.stderr);
+      const [uidMap, gidMap, uid, imageOwner] = inside.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+      assert.equal(uidMap, `0 ${idBase} ${IDS_PER_INSTANCE}`);
+      assert.equal(gidMap, `0 ${idBase} ${IDS_PER_INSTANCE}`);
+      assert.equal(uid, '0');
+      assert.equal(imageOwner, '0:0', 'the image is root\'s inside, though host root owns it on disk');
+      assert.equal(statSync(join(new ImageStore(dataDir).rootfs('minimal'), 'bin/busybox')).uid, 0);
+      // On the host: its init runs as the range's first id, and the file it wrote is that id's.
+      const hostPid = (await driver.crun.state(containerId(id)))!.pid;
+      const hostUids = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${hostPid}/status`, 'utf8'))![1]!.split(/\s+/).map(Number);
+      assert.deepEqual(hostUids, [idBase, idBase, idBase, idBase]);
+      const written = statSync(join(driver.files(id).upper, 'owned-by-root'));
+      assert.deepEqual([written.uid, written.gid], [idBase, idBase]);
+      // A second instance gets a range of its own.
+      const other = spec({});
+      await driver.start(other);
+      const otherBase = (JSON.parse(readFileSync(driver.files(other.instanceId).record, 'utf8')) as { idBase: number }).idBase;
+      assert.ok(Math.abs(otherBase - idBase) >= IDS_PER_INSTANCE, `${otherBase} vs ${idBase}`);
+      await driver.destroy(other.instanceId);
     });
 
     it('keeps files written to / across stop and start, not memory, and runs user data only once', async () => {

@@ -4,15 +4,17 @@
  * instance's files, the host's services, its own cgroup limits, the host's disks, and what root
  * could do to the host (modules, sysctl, sysrq, kcore, clock, reboot, namespaces, host files).
  * Each probe prints one `PROBE name=result` line to the console, read back with GetConsoleOutput;
- * then the host is checked to be as it was. Needs root (CI runs as root).
+ * then the host is checked to be as it was, and to see each instance's root as an unprivileged
+ * user of a range of its own. Needs root (CI runs as root).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { FIRST_ID_BASE } from '../src/compute/ns/id-ranges.js';
 import { NsApi, nsSkipReason, sleep } from './support/ns-api.js';
 
 const skip = nsSkipReason();
@@ -141,6 +143,8 @@ denied unshare-user unshare -U -r true
 denied unshare-pid unshare -p -f true
 denied nsenter nsenter -t 1 -m -u -n true
 p caps "$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)"
+p uid-map "$(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')"
+p gid-map "$(cat /proc/self/gid_map | tr -s ' ' | sed 's/^ //')"
 p seccomp "$(sed -n 's/^Seccomp:[[:space:]]*//p' /proc/self/status)"
 # sethostname needs CAP_SYS_ADMIN, and would reach only the instance's UTS namespace anyway.
 hostname probe-hostname 2>/dev/null
@@ -232,7 +236,19 @@ describe('ns instance isolation', { skip, timeout: 120_000 }, () => {
       for (const [cap, bit] of Object.entries(FORBIDDEN_CAPS)) assert.equal((caps >> BigInt(bit)) & 1n, 0n, at(`no ${cap}`));
       assert.equal(r.seccomp, '2', at('a seccomp filter is in force'));
       assert.notEqual(r['hostname-inside'], hostName, at('its own hostname, not the host\'s'));
+      // Its root is the first id of a host range no one else holds.
+      const map = /^0 (\d+) 65536$/.exec(r['uid-map'] ?? '');
+      assert.ok(map && Number(map[1]) >= FIRST_ID_BASE, at('uid 0 inside maps to an unprivileged host id'));
+      assert.equal(r['gid-map'], r['uid-map'], at('gids map as uids do'));
     }
+    assert.notEqual(results.a['uid-map'], results.b['uid-map'], 'each instance has its own id range');
+
+    // The host sees A's processes as that unprivileged id, and what A's root wrote as that id's.
+    const hostBase = Number(/^0 (\d+)/.exec(results.a['uid-map']!)![1]);
+    const uids = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${api.initPid(a)}/status`, 'utf8'))![1]!.split(/\s+/).map(Number);
+    assert.deepEqual(uids, [hostBase, hostBase, hostBase, hostBase], 'A\'s init on the host');
+    const secret = statSync(join(api.dataDir, 'instances', a, 'volume', 'upper', 'root', `secret-${token}`));
+    assert.deepEqual([secret.uid, secret.gid], [hostBase, hostBase], 'A\'s file on the host');
 
     // B's `reboot -f` ended B alone: its init is gone, A and the host are untouched.
     const end = Date.now() + 15_000;

@@ -15,7 +15,7 @@ import { attachedInterfaces } from '../services/ec2/network-interfaces/lifecycle
 import { netnsList } from './exec.js';
 import { loadVpcModel, type VpcModel } from './model.js';
 import { NetnsNames } from './names.js';
-import { applyRuleset, deleteNetns, ensureInstancePorts, ensureNetns, ensurePublicRoutes, ensureVpc } from './plumbing.js';
+import { applyRuleset, deleteNetns, ensureInstancePorts, ensureNetns, ensurePublicRoutes, ensureVpc, INSTANCE_NETNS_SETTINGS } from './plumbing.js';
 import { listenInNetns } from './netns-listener.js';
 import { compileRuleset, type RouterService } from './ruleset.js';
 
@@ -100,7 +100,7 @@ export class NetworkController {
    */
   async prepareInstance(scope: Scope, instanceId: string): Promise<string> {
     this.scopes.set(instanceId, scope);
-    const path = await ensureNetns(this.names.instance(instanceId));
+    const path = await ensureNetns(this.names.instance(instanceId), INSTANCE_NETNS_SETTINGS);
     this.appliedPorts.delete(instanceId);
     await this.plugInstance(scope, instanceId).catch((err: unknown) => this.log(`nimbus: network: ${instanceId}: ${(err as Error).message}`));
     await this.requestPass();

@@ -32,13 +32,24 @@ export const ROUTER_LINK_LOCAL = 'fe80::1';
 /** The router's address in an IPv6 /64: its first host (`…::1`); a /64's canonical form ends in `::`. */
 const ipv6Gateway = (cidr: string) => `${cidr.replace(/\/\d+$/, '')}1/64`;
 
-export async function ensureNetns(name: string): Promise<string> {
+export async function ensureNetns(name: string, settings?: Record<string, string | number>): Promise<string> {
   if (!existsSync(netnsPath(name))) {
     await ip(undefined, ['netns', 'add', name]);
     await ip(name, ['link', 'set', 'lo', 'up']);
+    if (settings) await sysctl(name, settings);
   }
   return netnsPath(name);
 }
+
+/**
+ * An instance's namespace belongs to the host's user namespace, not the instance's, so its root
+ * holds no network capability there: any port may be bound (sshd on 22) and ICMP echo sockets
+ * opened (ping) without one, as root on a server expects.
+ */
+export const INSTANCE_NETNS_SETTINGS = {
+  'net.ipv4.ip_unprivileged_port_start': 0,
+  'net.ipv4.ping_group_range': '0 2147483647',
+};
 
 export async function deleteNetns(name: string): Promise<void> {
   if (existsSync(netnsPath(name))) await ip(undefined, ['netns', 'delete', name]);

@@ -4,13 +4,16 @@
  *
  * `run` goes through a small shell wrapper in a private mount namespace (`unshare -m`): it mounts
  * the instance's overlay root there (so the mount exists only inside the instance's namespaces
- * and goes away with it: a crash of the server can never leak one on the host), on hybrid cgroup
- * hosts unmounts the cgroup2 hierarchy crun would refuse, and execs `crun run --detach`, which
+ * and goes away with it: a crash of the server can never leak one on the host), its lower layer
+ * the image seen through an idmapped mount as the instance's root's; it mounts sysfs for a
+ * joined network namespace (the instance's user namespace cannot); on hybrid cgroup hosts it
+ * unmounts the cgroup2 hierarchy crun would refuse; then it execs `crun run --detach`, which
  * returns as soon as the container's init runs. The container's stdout and stderr are the console
  * log file itself, so nothing of the server stays in its path.
  */
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { CgroupInfo } from './cgroups.js';
 
 export type CrunStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -26,10 +29,18 @@ export interface CrunState {
 export interface RunOptions {
   id: string;
   bundle: string;
-  /** Where the overlay root is mounted (the bundle's rootfs). */
+  /** Where the overlay root is mounted (the bundle's root.path). */
   rootfs: string;
-  /** overlayfs mount options (lowerdir=…,upperdir=…,workdir=…). */
+  /** overlayfs mount options (lowerdir=…,upperdir=…,workdir=…), lowerdir being `lowerMount`. */
   overlayOptions: string;
+  /** The image's rootfs, mounted idmapped at `lowerMount` for the overlay. */
+  lower: string;
+  lowerMount: string;
+  /** The host id of the instance's root, and how many ids follow it. */
+  idBase: number;
+  idCount: number;
+  /** A network namespace the container joins: sysfs is mounted from it at rootfs/sys. */
+  networkNamespace?: string;
   /** The console: the container's stdout and stderr are appended to it. */
   consoleLog: string;
   /** crun's own error messages. */
@@ -39,12 +50,21 @@ export interface RunOptions {
 }
 
 const WRAPPER = [
+  'fail() { echo "nimbus: $1" >&2; exit 125; }',
   'if [ -n "$NIMBUS_CGROUP2" ]; then umount "$NIMBUS_CGROUP2" 2>/dev/null || umount -l "$NIMBUS_CGROUP2" 2>/dev/null; fi',
   'if [ -n "$NIMBUS_OVERLAY" ]; then',
-  '  mount -t overlay overlay -o "$NIMBUS_OVERLAY" "$NIMBUS_ROOTFS" || { echo "nimbus: cannot mount the root volume" >&2; exit 125; }',
+  '  "$NIMBUS_IDMAP" "$NIMBUS_LOWER" "$NIMBUS_LOWER_MOUNT" "$NIMBUS_ID_BASE" "$NIMBUS_ID_COUNT" || fail "cannot map the image to the instance\'s ids"',
+  '  mount -t overlay overlay -o "$NIMBUS_OVERLAY" "$NIMBUS_ROOTFS" || fail "cannot mount the root volume"',
+  '  umount -l "$NIMBUS_LOWER_MOUNT"', // the overlay holds its own reference to the layer
+  'fi',
+  'if [ -n "$NIMBUS_NETNS" ]; then',
+  '  nsenter --net="$NIMBUS_NETNS" mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$NIMBUS_ROOTFS/sys" || fail "cannot mount /sys"',
   'fi',
   'exec "$@"',
 ].join('\n');
+
+/** The idmapped-mount helper (native/idmapped-mount.c), built into dist/native by `npm run build`. */
+export const IDMAP_HELPER = fileURLToPath(new URL('../../../native/nimbus-idmapped-mount', import.meta.url));
 
 export class CrunError extends Error {}
 
@@ -85,6 +105,12 @@ export class Crun {
             NIMBUS_CGROUP2: this.cgroups.mode === 'hybrid' ? this.cgroups.unifiedMount ?? '' : '',
             NIMBUS_OVERLAY: opts.overlayOptions,
             NIMBUS_ROOTFS: opts.rootfs,
+            NIMBUS_IDMAP: IDMAP_HELPER,
+            NIMBUS_LOWER: opts.lower,
+            NIMBUS_LOWER_MOUNT: opts.lowerMount,
+            NIMBUS_ID_BASE: String(opts.idBase),
+            NIMBUS_ID_COUNT: String(opts.idCount),
+            NIMBUS_NETNS: opts.networkNamespace ?? '',
           },
         });
         child.on('error', reject);

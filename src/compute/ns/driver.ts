@@ -15,17 +15,18 @@
  * boots it again in place, anything else leaves it stopped and tells the `onChange` listeners, so
  * the control plane can stop or terminate it as InstanceInitiatedShutdownBehavior says.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync, fstatSync, rmdirSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync, fstatSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ImageStore } from '../../images/store.js';
 import type { ActualState, ComputeDriver, InstanceNetwork, InstanceSpec } from '../driver.js';
 import { cgroupDirs, detectCgroups, type CgroupInfo } from './cgroups.js';
-import { Crun, crunVersion, type CrunState } from './crun.js';
+import { Crun, crunVersion, IDMAP_HELPER, type CrunState } from './crun.js';
+import { IdRanges, IDS_PER_INSTANCE, isIdBase } from './id-ranges.js';
 import { ociSpec } from './spec.js';
 import {
-  instanceFiles, mountsUnder, overlayOptions, prepareInstanceDirs, readRecord, removeInstanceDir, takeShutdownIntent, validInstanceId,
-  writeRecord, type InstanceFiles,
+  instanceFiles, mountsUnder, overlayOptions, prepareInstanceDirs, readRecord, removeInstanceDir, shiftOwnership, takeShutdownIntent,
+  ROOTFS_MOUNTPOINT, validInstanceId, writeRecord, type InstanceFiles, type InstanceRecordFile,
 } from './volume.js';
 
 export const CONTAINER_PREFIX = 'nimbus-';
@@ -81,6 +82,16 @@ function processStartTime(pid: number): string | undefined {
   return fields[19];
 }
 
+/** The network namespace the instance's bundle joins, if any (read back for a reboot). */
+function joinedNetwork(f: InstanceFiles): string | undefined {
+  try {
+    const spec = JSON.parse(readFileSync(f.config, 'utf8')) as { linux?: { namespaces?: { type: string; path?: string }[] } };
+    return spec.linux?.namespaces?.find((n) => n.type === 'network')?.path;
+  } catch {
+    return undefined;
+  }
+}
+
 export function containerId(instanceId: string): string {
   return `${CONTAINER_PREFIX}${instanceId}`;
 }
@@ -92,6 +103,7 @@ export async function nsSupport(crunBinary = 'crun'): Promise<{ ok: true; crun: 
   const crun = await crunVersion(crunBinary);
   if (!crun) return { ok: false, reason: 'crun is not installed (scripts/setup-host.sh installs it)' };
   if (spawnSync('unshare', ['--version'], { stdio: 'ignore' }).status !== 0) return { ok: false, reason: 'unshare (util-linux) is missing' };
+  if (!existsSync(IDMAP_HELPER)) return { ok: false, reason: `${IDMAP_HELPER} is missing (npm run build makes it, with a C compiler)` };
   try {
     return { ok: true, crun, cgroups: detectCgroups() };
   } catch (err) {
@@ -119,6 +131,7 @@ export class NsDriver implements ComputeDriver {
   private readonly exitPollMs: number;
   private readonly network?: InstanceNetwork;
   private readonly instanceFiles: Record<string, string>;
+  private readonly idRanges: IdRanges;
   private exitTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -135,6 +148,30 @@ export class NsDriver implements ComputeDriver {
     this.exitPollMs = opts.exitPollMs ?? 200;
     this.network = opts.network;
     this.instanceFiles = opts.instanceFiles ?? {};
+    this.idRanges = new IdRanges(() => this.recordedIdBases());
+  }
+
+  /** The id ranges instances on disk hold. */
+  private *recordedIdBases(): Iterable<number> {
+    const dir = join(this.dataDir, 'instances');
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir)) {
+      if (!validInstanceId(name)) continue;
+      const base = readRecord(this.files(name))?.idBase;
+      if (base !== undefined) yield base;
+    }
+  }
+
+  /** The instance's host id range: the one its record holds, or a new one (its root volume given to it if it has files from before). */
+  private idBaseOf(f: InstanceFiles): number {
+    const recorded = readRecord(f)?.idBase;
+    if (isIdBase(recorded)) {
+      this.idRanges.hold(recorded);
+      return recorded;
+    }
+    const base = this.idRanges.allocate();
+    shiftOwnership(f.upper, base);
+    return base;
   }
 
   /** Tells `listener` about every instance that stopped by itself (poweroff or halt inside, or its init died). */
@@ -194,7 +231,7 @@ export class NsDriver implements ComputeDriver {
       if (!existsSync(f.dir)) return 'absent';
       const rec = readRecord(f);
       if (takeShutdownIntent(f) === 'reboot' && rec && existsSync(f.config)) {
-        await this.boot(id, f, rec.image);
+        await this.boot(id, f, rec);
         return 'running';
       }
       return 'stopped';
@@ -247,27 +284,22 @@ export class NsDriver implements ComputeDriver {
         throw new Error(`image ${spec.imageId} has no local root filesystem, so the ns driver cannot run it; images that can run: ${names.length ? names.join(', ') : 'none (build one with `nimbus images build minimal`)'}`);
       }
       const f = this.files(id);
-      prepareInstanceDirs(f);
+      const idBase = this.idBaseOf(f);
+      prepareInstanceDirs(f, idBase);
       const files: Record<string, string> = {};
-      const given = { ...this.instanceFiles, hostname: `${spec.hostname}\n`, region: `${spec.region}\n` };
-      for (const [name, content] of Object.entries(given)) {
-        writeFileSync(join(f.meta, name), content, { mode: 0o600 });
-        files[`/var/lib/nimbus/${name}`] = join(f.meta, name);
+      // Read-only inside, and the instance's root's, so that it may read them.
+      const give = (name: string, content: string | Buffer | undefined) => {
+        const file = join(f.meta, name);
+        if (content === undefined || content.length === 0) return rmSync(file, { force: true });
+        writeFileSync(file, content, { mode: 0o600 });
+        chownSync(file, idBase, idBase);
+        files[`/var/lib/nimbus/${name}`] = file;
+      };
+      for (const [name, content] of Object.entries({ ...this.instanceFiles, hostname: `${spec.hostname}\n`, region: `${spec.region}\n` })) {
+        give(name, content);
       }
-      const userData = join(f.meta, 'user-data');
-      if (spec.userData && spec.userData.length > 0) {
-        writeFileSync(userData, spec.userData, { mode: 0o600 });
-        files['/var/lib/nimbus/user-data'] = userData;
-      } else {
-        rmSync(userData, { force: true });
-      }
-      const keys = join(f.meta, 'authorized_keys');
-      if (spec.publicKey) {
-        writeFileSync(keys, `${spec.publicKey.trim()}\n`, { mode: 0o600 });
-        files['/var/lib/nimbus/authorized_keys'] = keys;
-      } else {
-        rmSync(keys, { force: true });
-      }
+      give('user-data', spec.userData);
+      give('authorized_keys', spec.publicKey ? `${spec.publicKey.trim()}\n` : undefined);
       const networkNamespace = await this.network?.prepareInstance({ account: spec.account, region: spec.region }, id);
       const config = ociSpec({
         hostname: spec.hostname,
@@ -278,18 +310,24 @@ export class NsDriver implements ComputeDriver {
         init: manifest.init,
         files,
         networkNamespace,
+        rootfs: ROOTFS_MOUNTPOINT,
+        idBase,
         annotations: { 'org.nimbus.instance-id': id, 'org.nimbus.image': manifest.name, 'org.nimbus.instance-type': spec.instanceType },
       }, this.cgroups);
       writeFileSync(f.config, `${JSON.stringify(config, null, 2)}\n`);
-      writeRecord(f, {
-        instanceId: id, image: manifest.name, stopSignal: manifest.stopSignal, rebootSignal: manifest.rebootSignal, lastStartedAt: new Date().toISOString(),
-      });
-      await this.boot(id, f, manifest.name);
+      const rec: InstanceRecordFile = {
+        instanceId: id, image: manifest.name, stopSignal: manifest.stopSignal, rebootSignal: manifest.rebootSignal,
+        lastStartedAt: new Date().toISOString(), idBase,
+      };
+      writeRecord(f, rec);
+      await this.boot(id, f, rec, networkNamespace);
     });
   }
 
   /** Runs the bundle as it is (start and reboot). */
-  private async boot(id: string, f: InstanceFiles, image: string): Promise<void> {
+  private async boot(id: string, f: InstanceFiles, rec: InstanceRecordFile, networkNamespace = joinedNetwork(f)): Promise<void> {
+    const idBase = rec.idBase;
+    if (!isIdBase(idBase)) throw new Error(`instance ${id} has no host id range in its record: start it again`);
     this.starting.add(id);
     try {
       rmSync(f.shutdownIntent, { force: true });
@@ -297,8 +335,13 @@ export class NsDriver implements ComputeDriver {
       await this.crun.run({
         id: containerId(id),
         bundle: f.bundle,
-        rootfs: f.rootfs,
-        overlayOptions: overlayOptions(this.images.rootfs(image), f),
+        rootfs: ROOTFS_MOUNTPOINT,
+        overlayOptions: overlayOptions(f),
+        lower: this.images.rootfs(rec.image),
+        lowerMount: f.lowerMount,
+        idBase,
+        idCount: IDS_PER_INSTANCE,
+        networkNamespace,
         consoleLog: f.consoleLog,
         crunLog: f.crunLog,
         pidFile: f.pidFile,
@@ -405,7 +448,7 @@ export class NsDriver implements ComputeDriver {
       this.starting.add(id);
       try {
         await this.stopNow(id, this.stopTimeoutMs, rec.rebootSignal ?? rec.stopSignal);
-        await this.boot(id, this.files(id), rec.image);
+        await this.boot(id, this.files(id), rec);
       } finally {
         this.starting.delete(id);
       }
@@ -428,8 +471,10 @@ export class NsDriver implements ComputeDriver {
           }
         }
         const f = this.files(id);
+        const idBase = readRecord(f)?.idBase;
         for (const m of mountsUnder(f.dir).reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
         removeInstanceDir(f);
+        this.idRanges.release(idBase);
         await this.network?.releaseInstance(id);
       });
     } finally {

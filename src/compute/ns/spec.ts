@@ -1,15 +1,17 @@
 /**
- * The OCI runtime spec (config.json) of one instance: fresh pid, mount, uts and ipc namespaces and
- * the network namespace the network controller plugged its interfaces into, the
+ * The OCI runtime spec (config.json) of one instance: fresh user, pid, mount, uts and ipc
+ * namespaces and the network namespace the network controller plugged its interfaces into, the
  * instance type's limits as cgroup resources, a minimal /dev, and root without the capabilities
  * that would reach beyond its own namespaces.
  *
- * There is no user namespace (uid 0 inside is uid 0 on the host), so what keeps root in is the
- * capability set, the masked and read-only parts of /proc and /sys, the device cgroup and the
- * seccomp filter below.
+ * The user namespace maps the instance's ids 0..65535 to a host range of its own (id-ranges.ts):
+ * root inside is an unprivileged user on the host, and its capabilities count only for what its
+ * namespaces own. The capability set, the masked and read-only parts of /proc and /sys, the
+ * device cgroup and the seccomp filter below still narrow what it may do inside.
  */
 import { readFileSync } from 'node:fs';
 import type { CgroupInfo } from './cgroups.js';
+import { IDS_PER_INSTANCE } from './id-ranges.js';
 
 export interface BundleSpec {
   hostname: string;
@@ -24,6 +26,10 @@ export interface BundleSpec {
   annotations?: Record<string, string>;
   /** The network namespace to join (its interfaces plugged in by the network controller); a fresh, empty one when absent. */
   networkNamespace?: string;
+  /** The root filesystem's mount point (absolute). */
+  rootfs: string;
+  /** The host id the instance's root (uid and gid 0) is; its ids 0..IDS_PER_INSTANCE-1 follow. */
+  idBase: number;
 }
 
 export const CPU_PERIOD_US = 100_000;
@@ -94,7 +100,7 @@ export function ociSpec(spec: BundleSpec, cgroups: CgroupInfo): object {
       // by exec; none beyond the capability set above, which bounds every process of the instance.
       noNewPrivileges: false,
     },
-    root: { path: 'rootfs', readonly: false },
+    root: { path: spec.rootfs, readonly: false },
     hostname: spec.hostname,
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -102,7 +108,9 @@ export function ociSpec(spec: BundleSpec, cgroups: CgroupInfo): object {
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      // A joined network namespace belongs to the host's user namespace, so sysfs cannot be mounted
+      // from inside the instance's: the crun wrapper mounts it beforehand (crun.ts).
+      ...(spec.networkNamespace ? [] : [{ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] }]),
       { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
       { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755'] },
       ...binds,
@@ -110,9 +118,11 @@ export function ociSpec(spec: BundleSpec, cgroups: CgroupInfo): object {
     annotations: spec.annotations ?? {},
     linux: {
       namespaces: [
-        { type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' },
+        { type: 'user' }, { type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' },
         spec.networkNamespace ? { type: 'network', path: spec.networkNamespace } : { type: 'network' },
       ],
+      uidMappings: [{ containerID: 0, hostID: spec.idBase, size: IDS_PER_INSTANCE }],
+      gidMappings: [{ containerID: 0, hostID: spec.idBase, size: IDS_PER_INSTANCE }],
       cgroupsPath: spec.cgroupsPath,
       resources: {
         devices: [

@@ -2,7 +2,8 @@
  * An instance's files on the host, under `<dataDir>/instances/<id>/`:
  *
  *   volume/upper, volume/work   the root volume: overlayfs upper and work dirs, kept across stop/start
- *   bundle/config.json          the OCI bundle crun runs; bundle/rootfs is the overlay's mount point
+ *   bundle/config.json          the OCI bundle crun runs (its root: ROOTFS_MOUNTPOINT)
+ *   lower                       where the image's rootfs is mounted idmapped while the overlay is made
  *   meta/hostname, meta/user-data  bind-mounted read-only at /var/lib/nimbus/ in the instance
  *   console.log                 the instance's console (stdout and stderr of its init)
  *   crun.log                    crun's own messages
@@ -13,17 +14,26 @@
  * volume when it exits, read from the upper dir here.
  *
  * The overlay (lower: the image's rootfs) is mounted by the crun wrapper inside the instance's
- * own mount namespace only, never on the host.
+ * own mount namespace only, never on the host. The image's files are owned by host root; the
+ * overlay sees them through an idmapped mount, as the instance's own root's. The upper dir holds
+ * what the instance wrote, owned by its host ids (record's idBase) as written.
+ *
+ * crun reaches the root as the instance's root, an unprivileged host user, who may not walk the
+ * data directory; so the wrapper mounts the overlay at ROOTFS_MOUNTPOINT, a path anyone may walk
+ * and which every instance's private mount namespace uses for its own root at once.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { IDS_PER_INSTANCE } from './id-ranges.js';
 
 export interface InstanceFiles {
   dir: string;
   upper: string;
   work: string;
   bundle: string;
-  rootfs: string;
+  lowerMount: string;
   config: string;
   meta: string;
   consoleLog: string;
@@ -41,7 +51,12 @@ export interface InstanceRecordFile {
   stopSignal: string;
   rebootSignal?: string;
   lastStartedAt?: string;
+  /** The first host id of the instance's user namespace (id-ranges.ts). */
+  idBase?: number;
 }
+
+/** Where each instance's root is mounted, in its own mount namespace only (on the host, an empty directory). */
+export const ROOTFS_MOUNTPOINT = '/run/nimbus/rootfs';
 
 const INSTANCE_ID = /^i-[0-9a-f]{8,32}$/;
 
@@ -58,7 +73,7 @@ export function instanceFiles(dataDir: string, instanceId: string): InstanceFile
     upper: join(dir, 'volume', 'upper'),
     work: join(dir, 'volume', 'work'),
     bundle,
-    rootfs: join(bundle, 'rootfs'),
+    lowerMount: join(dir, 'lower'),
     config: join(bundle, 'config.json'),
     meta: join(dir, 'meta'),
     consoleLog: join(dir, 'console.log'),
@@ -69,21 +84,39 @@ export function instanceFiles(dataDir: string, instanceId: string): InstanceFile
   };
 }
 
-/** Creates whatever of the layout is missing (the root volume is created empty on first start). */
-export function prepareInstanceDirs(f: InstanceFiles): void {
-  for (const d of [f.work, f.rootfs, f.meta]) mkdirSync(d, { recursive: true, mode: 0o700 });
-  // overlayfs gives the instance's / the upper dir's mode: it must be 0755 for non-root users
-  // inside; the instance directory above it stays 0700, so the host is still closed.
+/**
+ * Creates whatever of the layout is missing (the root volume is created empty on first start),
+ * its upper dir owned by the instance's root.
+ */
+export function prepareInstanceDirs(f: InstanceFiles, idBase: number): void {
+  for (const d of [f.work, f.bundle, f.meta, f.lowerMount]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  mkdirSync(ROOTFS_MOUNTPOINT, { recursive: true, mode: 0o755 });
+  // overlayfs gives the instance's / the upper dir's mode and owner: 0755 so that users inside may
+  // walk it; the instance directory above it stays 0700, so the host is still closed.
   mkdirSync(f.upper, { recursive: true, mode: 0o700 });
   chmodSync(f.upper, 0o755);
+  if (statSync(f.upper).uid !== idBase) chownSync(f.upper, idBase, idBase);
 }
 
-/** overlayfs options; the characters overlayfs would misread in a path are refused. */
-export function overlayOptions(lower: string, f: InstanceFiles): string {
-  for (const p of [lower, f.upper, f.work]) {
+/**
+ * Gives a root volume written before instances had user namespaces (ids below `IDS_PER_INSTANCE`,
+ * as host root's) to the instance's host ids.
+ */
+export function shiftOwnership(dir: string, idBase: number): void {
+  const walk = (p: string) => {
+    const st = lstatSync(p);
+    if (st.uid < IDS_PER_INSTANCE && st.gid < IDS_PER_INSTANCE) lchownSync(p, st.uid + idBase, st.gid + idBase);
+    if (st.isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
+  };
+  if (existsSync(dir)) walk(dir);
+}
+
+/** overlayfs options (the image's rootfs seen through `f.lowerMount`); the characters overlayfs would misread in a path are refused. */
+export function overlayOptions(f: InstanceFiles): string {
+  for (const p of [f.lowerMount, f.upper, f.work]) {
     if (/[,:\\\s]/.test(p)) throw new Error(`path not usable in overlayfs options: ${p}`);
   }
-  return `lowerdir=${lower},upperdir=${f.upper},workdir=${f.work},index=off`;
+  return `lowerdir=${f.lowerMount},upperdir=${f.upper},workdir=${f.work},index=off`;
 }
 
 export function readRecord(f: InstanceFiles): InstanceRecordFile | undefined {

@@ -1,11 +1,12 @@
 /*
- * nimbus-idmapped-mount SOURCE TARGET HOST-ID COUNT
+ * nimbus-idmapped-mount SOURCE TARGET HOST-ID COUNT [PID]
  *
  * Attaches at TARGET a clone of the mount at SOURCE whose ids 0..COUNT-1 appear as
  * HOST-ID..HOST-ID+COUNT-1 (an idmapped mount, Linux 5.12+): an instance's user namespace maps its
- * root to HOST-ID, so an image's root-owned files are its root's without a chown of the image.
+ * root to HOST-ID, so an image's or a volume's root-owned files are its root's without a chown.
  * util-linux learnt this as `mount -o X-mount.idmap` only in 2.39, after the Debian release we
- * run on, hence this small tool. Runs in the caller's mount namespace.
+ * run on, hence this small tool. TARGET is in the caller's mount namespace, or with PID in that
+ * process's (an instance's init: a volume attached while it runs), made there if missing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,8 +92,8 @@ static unsigned long number(const char *s, const char *what) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: nimbus-idmapped-mount SOURCE TARGET HOST-ID COUNT\n");
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr, "usage: nimbus-idmapped-mount SOURCE TARGET HOST-ID COUNT [PID]\n");
     return 2;
   }
   unsigned long host_id = number(argv[3], "host id"), count = number(argv[4], "count");
@@ -102,6 +104,17 @@ int main(int argc, char **argv) {
   if (tree < 0) die("open_tree");
   struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
   if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) die("mount_setattr");
+  if (argc == 6) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%lu/ns/mnt", number(argv[5], "pid"));
+    int mntns = open(path, O_RDONLY | O_CLOEXEC);
+    if (mntns < 0) die(path);
+    /* Also moves root and cwd to the namespace's root: TARGET is then a path inside the instance. */
+    if (setns(mntns, CLONE_NEWNS) < 0) die("setns");
+    if (mkdir(argv[2], 0755) == 0) {
+      if (chown(argv[2], (uid_t)host_id, (gid_t)host_id) < 0) die(argv[2]); /* the instance's root's, as if it had made it */
+    } else if (errno != EEXIST) die(argv[2]);
+  }
   if (syscall(SYS_move_mount, tree, "", AT_FDCWD, argv[2], MOVE_MOUNT_F_EMPTY_PATH) < 0) die("move_mount");
   waitpid(child, NULL, 0);
   return 0;

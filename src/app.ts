@@ -18,6 +18,7 @@ import { iamService } from './services/iam/index.js';
 import { ssmService } from './services/ssm/index.js';
 import { stsService } from './services/sts/index.js';
 import { SqliteStore } from './store/sqlite.js';
+import { StorageController, type RunningInstances } from './storage/controller.js';
 import type { Store } from './store/store.js';
 import { systemClock, type Clock } from './util/clock.js';
 
@@ -57,7 +58,15 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   }
   const base = { config, store, clock, driver };
   const reconciler = new InstanceReconciler(base, driver.name === 'ns' ? { pollMs: NS_POLL_MS } : {});
-  const plane: ControlPlane = { ...base, kick: () => reconciler.kick(), committed: () => network?.kick() };
+  const storage = new StorageController(store, clock, config.dataDir, driver.mountNamespace && driver.runningIds ? (driver as RunningInstances) : undefined, log);
+  const plane: ControlPlane = {
+    ...base,
+    kick: () => reconciler.kick(),
+    committed: (operation) => {
+      network?.kick();
+      storage.committed(operation);
+    },
+  };
 
   const ec2 = ec2Service();
   const services = [ec2, ssmService(), iamService(), stsService()];
@@ -91,6 +100,7 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
       await server.close();
       await reconciler.stop();
       await driver.close();
+      await storage.close();
       await network?.close();
       await store.close();
     },

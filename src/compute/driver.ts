@@ -47,6 +47,10 @@ export interface ComputeDriver {
    * id here, so the reconciler looks at it without waiting for its next full pass.
    */
   onChange?(listener: (instanceId: string) => void): void;
+  /** A running instance's init and host id range, for mounts made into it (drivers with real instances). */
+  mountNamespace?(instanceId: string): { pid: number; idBase: number } | undefined;
+  /** Instances running now (drivers with real instances). */
+  runningIds?(): string[];
   /** The console output so far (may be empty). */
   consoleOutput(instanceId: string): Promise<string>;
   close(): Promise<void>;

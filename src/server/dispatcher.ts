@@ -119,7 +119,7 @@ export class Dispatcher {
       }
       return output;
     });
-    if (!READ_ONLY.test(op.name)) this.plane.committed?.();
+    if (!READ_ONLY.test(op.name)) this.plane.committed?.(op.name);
     return output;
   }
 

@@ -18,7 +18,7 @@ export interface ControlPlane {
    * controllers that derive from much of the store (the network's) look again without every
    * operation having to know they exist.
    */
-  committed?(): void;
+  committed?(operation?: string): void;
 }
 
 export interface RequestContext {

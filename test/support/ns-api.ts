@@ -78,8 +78,16 @@ export class NsApi {
     await driver.close();
     // What a failed test left of the data plane: this installation's namespaces (their links go with them).
     for (const ns of this.networkNamespaces()) spawnSync('ip', ['netns', 'delete', ns]);
+    for (const dev of this.loopDevices()) spawnSync('losetup', ['--detach', dev]);
     for (const d of cgroupDirs(driver.cgroups, this.cgroupParent)) if (existsSync(d)) rmdirSync(d);
     rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Loop devices backed by this installation's volume images. */
+  loopDevices(): string[] {
+    const r = spawnSync('losetup', ['--json', '--list', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' });
+    const list = (r.stdout.trim() ? JSON.parse(r.stdout).loopdevices : []) as { name: string; 'back-file'?: string }[];
+    return list.filter((l) => (l['back-file'] ?? '').startsWith(`${this.dataDir}/`)).map((l) => l.name);
   }
 
   /** This installation's network namespaces on the host (VPC routers and instances). */

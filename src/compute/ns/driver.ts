@@ -189,6 +189,18 @@ export class NsDriver implements ComputeDriver {
     }
   }
 
+  /** A running instance's init and id range, for mounts made into its namespace (the storage data plane). */
+  mountNamespace(id: string): { pid: number; idBase: number } | undefined {
+    if (!this.initAlive(id) || this.stopping.has(id) || this.destroying.has(id)) return undefined;
+    const idBase = readRecord(this.files(id))?.idBase;
+    return isIdBase(idBase) ? { pid: this.inits.get(id)!.pid, idBase } : undefined;
+  }
+
+  /** The instances whose init this driver saw start and which still run. */
+  runningIds(): string[] {
+    return [...this.inits.keys()].filter((id) => this.initAlive(id));
+  }
+
   /** Whether the init the driver saw start for this instance still runs. */
   private initAlive(id: string): boolean {
     const init = this.inits.get(id);

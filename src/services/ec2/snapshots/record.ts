@@ -26,11 +26,14 @@ export interface SnapshotRecord {
   SourceSnapshotId?: string;
   SourceRegion?: string;
   createVolumePermission: { userIds: string[]; public: boolean };
+  /** Set until the storage data plane has taken the snapshot's data (src/storage/controller.ts): pending till then. */
+  dataPending?: boolean;
 }
 
 export function snapshotProgress(s: SnapshotRecord, now: Date): { State: SnapshotState; Progress: string } {
   const elapsed = now.getTime() - Date.parse(s.StartTime);
-  if (elapsed >= COMPLETING_MS) return { State: 'completed', Progress: '100%' };
+  if (elapsed >= COMPLETING_MS && !s.dataPending) return { State: 'completed', Progress: '100%' };
+  if (s.dataPending) return { State: 'pending', Progress: `${Math.min(99, Math.floor((Math.max(0, elapsed) / COMPLETING_MS) * 100))}%` };
   return { State: 'pending', Progress: `${Math.floor((Math.max(0, elapsed) / COMPLETING_MS) * 100)}%` };
 }
 

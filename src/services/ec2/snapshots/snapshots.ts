@@ -12,7 +12,7 @@ import { checkIds, notFound } from '../common/errors.js';
 import { applyFilters, type FilterFields } from '../common/filters.js';
 import { paginate } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
-import { loadVolume, volumeState } from '../volumes/record.js';
+import { loadVolume, volumeState, type VolumeRecord } from '../volumes/record.js';
 import { defaultKmsKey } from '../volumes/volumes.js';
 import {
   findSnapshot, imagesUsing, loadOwnSnapshots, restorableBy, SNAPSHOT_KIND, snapshotProgress, visibleSnapshots, type SnapshotRecord,
@@ -25,20 +25,27 @@ export async function createSnapshot(input: CreateSnapshotRequest, ctx: RequestC
   if (state !== 'available' && state !== 'in-use') {
     throw new ApiError('IncorrectState', `The volume '${vol.VolumeId}' is not in a state from which a snapshot can be created: ${state}.`);
   }
+  const snap = await snapshotVolume(ctx, vol, input.Description ?? '');
+  await addTags(ctx, snap.SnapshotId, 'snapshot', tags);
+  return presentSnapshot(ctx, snap, tags);
+}
+
+/** Records a new snapshot of one of the caller's volumes (CreateSnapshot, CreateImage). */
+export async function snapshotVolume(ctx: RequestContext, vol: VolumeRecord, description: string): Promise<SnapshotRecord> {
   const snap: SnapshotRecord = {
     SnapshotId: newId('snap'),
     OwnerId: ctx.accountId,
     VolumeId: vol.VolumeId,
     VolumeSize: vol.Size,
-    Description: input.Description ?? '',
+    Description: description,
     StartTime: ctx.now().toISOString(),
     Encrypted: vol.Encrypted,
     KmsKeyId: vol.KmsKeyId,
     createVolumePermission: { userIds: [], public: false },
+    dataPending: true, // until the storage data plane has taken its data
   };
   await saveSnapshot(ctx, snap);
-  await addTags(ctx, snap.SnapshotId, 'snapshot', tags);
-  return presentSnapshot(ctx, snap, tags);
+  return snap;
 }
 
 const saveSnapshot = (ctx: RequestContext, snap: SnapshotRecord) => ctx.store.put(SNAPSHOT_KIND, ctx.scope, snap.SnapshotId, snap);
@@ -139,22 +146,41 @@ export async function copySnapshot(input: CopySnapshotRequest, ctx: RequestConte
   if (progress.State !== 'completed') {
     throw new ApiError('IncorrectState', `Snapshot ${source.snap.SnapshotId} is in invalid state - ${progress.State}`);
   }
-  const encrypted = source.snap.Encrypted || (input.Encrypted ?? false) || input.KmsKeyId !== undefined;
+  const snap = await copySnapshotRecord(ctx, source.snap, region, input);
+  await addTags(ctx, snap.SnapshotId, 'snapshot', tags);
+  return { SnapshotId: snap.SnapshotId, Tags: tags.length ? tags : undefined };
+}
+
+export interface CopyOptions {
+  Description?: string;
+  Encrypted?: boolean;
+  KmsKeyId?: string;
+}
+
+/**
+ * Records a copy in the caller's region of a snapshot of `sourceRegion` (CopySnapshot, CopyImage):
+ * encrypted when the source is or when asked, with the caller's key (or the source's own, when the
+ * caller owns it; else the region's default key).
+ */
+export async function copySnapshotRecord(
+  ctx: RequestContext, source: SnapshotRecord, sourceRegion: string, opts: CopyOptions,
+): Promise<SnapshotRecord> {
+  const encrypted = source.Encrypted || (opts.Encrypted ?? false) || opts.KmsKeyId !== undefined;
   const snap: SnapshotRecord = {
     SnapshotId: newId('snap'),
     OwnerId: ctx.accountId,
     // EC2 gives copies an arbitrary volume id: the volume is not in this region.
     VolumeId: 'vol-ffffffff',
-    VolumeSize: source.snap.VolumeSize,
-    Description: input.Description ?? `[Copied ${source.snap.SnapshotId} from ${region}] ${source.snap.Description}`.trim(),
+    VolumeSize: source.VolumeSize,
+    Description: opts.Description ?? `[Copied ${source.SnapshotId} from ${sourceRegion}] ${source.Description}`.trim(),
     StartTime: ctx.now().toISOString(),
     Encrypted: encrypted,
-    KmsKeyId: encrypted ? (input.KmsKeyId ?? (source.snap.OwnerId === ctx.accountId ? source.snap.KmsKeyId : undefined) ?? defaultKmsKey(ctx)) : undefined,
-    SourceSnapshotId: source.snap.SnapshotId,
-    SourceRegion: region,
+    KmsKeyId: encrypted ? (opts.KmsKeyId ?? (source.OwnerId === ctx.accountId ? source.KmsKeyId : undefined) ?? defaultKmsKey(ctx)) : undefined,
+    SourceSnapshotId: source.SnapshotId,
+    SourceRegion: sourceRegion,
     createVolumePermission: { userIds: [], public: false },
+    dataPending: true, // until the storage data plane has taken its data
   };
   await saveSnapshot(ctx, snap);
-  await addTags(ctx, snap.SnapshotId, 'snapshot', tags);
-  return { SnapshotId: snap.SnapshotId, Tags: tags.length ? tags : undefined };
+  return snap;
 }

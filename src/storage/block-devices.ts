@@ -1,0 +1,105 @@
+/**
+ * Volumes as block devices in running instances. A volume's image is a loop device on the host
+ * while some instance has it mounted; the instance's root may not mount (it holds no capability
+ * over the host's block devices), so the host mounts the filesystem into the instance's own mount
+ * namespace at `/mnt/<device>` (`/dev/sdf` → `/mnt/sdf`), idmapped to the instance's ids: the
+ * volume's files are owned by ids 0… on disk, whichever instance it moves to. The mount lives only
+ * in that namespace, so it goes when the instance stops; only the loop device outlives it, and the
+ * controller detaches those no attachment needs.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { promisify } from 'node:util';
+import { IDMAP_HELPER } from '../compute/ns/crun.js';
+import { IDS_PER_INSTANCE } from '../compute/ns/id-ranges.js';
+
+const run = promisify(execFile);
+
+/** Where the host mounts a volume in a private mount namespace before handing a clone to the instance. */
+const STAGING = '/run/nimbus/volume';
+
+export interface LoopDevice {
+  device: string;
+  backingFile: string;
+  /** major:minor, as mountinfo names it. */
+  devno: string;
+}
+
+/** A running instance, as the mounts need it. */
+export interface InstanceMountNamespace {
+  pid: number;
+  idBase: number;
+}
+
+/** `/dev/sdf` → `/mnt/sdf`; `xvdf` → `/mnt/xvdf`. */
+export function mountPointFor(device: string): string {
+  return `/mnt/${basename(device)}`;
+}
+
+export async function loopDevices(): Promise<LoopDevice[]> {
+  const { stdout } = await run('losetup', ['--json', '--list', '--output', 'NAME,BACK-FILE,MAJ:MIN']);
+  if (!stdout.trim()) return [];
+  const parsed = JSON.parse(stdout) as { loopdevices?: { name: string; 'back-file'?: string; 'maj:min': string }[] };
+  return (parsed.loopdevices ?? []).map((l) => ({ device: l.name, backingFile: (l['back-file'] ?? '').replace(/ \(deleted\)$/, ''), devno: l['maj:min'].trim() }));
+}
+
+/** A loop device for the image (the one it has, if any). */
+export async function attachLoop(image: string): Promise<LoopDevice> {
+  const existing = (await loopDevices()).find((l) => l.backingFile === image);
+  if (existing) return existing;
+  await run('losetup', ['--find', '--nooverlap', image]);
+  const made = (await loopDevices()).find((l) => l.backingFile === image);
+  if (!made) throw new Error(`losetup made no loop device for ${image}`);
+  return made;
+}
+
+export async function detachLoop(device: string): Promise<void> {
+  await run('losetup', ['--detach', device]).catch((err: Error) => {
+    if (!/No such device|not a block device|failed to use device/i.test(err.message)) throw err;
+  });
+}
+
+/** What is mounted in the instance's namespace, from the devices given (devno → mount point). */
+export function mountsOf(pid: number, devnos: ReadonlySet<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 4 && devnos.has(f[2]!)) out.set(f[2]!, f[4]!.replace(/\\040/g, ' '));
+  }
+  return out;
+}
+
+/** Mounts the loop device's filesystem at `target` inside the instance. */
+export async function mountInto(ns: InstanceMountNamespace, loop: LoopDevice, target: string): Promise<void> {
+  mkdirSync(STAGING, { recursive: true, mode: 0o700 });
+  const script = 'mount -t ext4 -o nosuid,nodev "$1" "$2" && exec "$3" "$2" "$4" "$5" "$6" "$7"';
+  await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-mount',
+    loop.device, STAGING, IDMAP_HELPER, target, String(ns.idBase), String(IDS_PER_INSTANCE), String(ns.pid)]);
+}
+
+/** Unmounts `target` inside the instance; `force` detaches it even while files are open there. */
+export async function unmountFrom(ns: InstanceMountNamespace, target: string, force: boolean): Promise<boolean> {
+  try {
+    await run('nsenter', ['-t', String(ns.pid), '-m', 'umount', ...(force ? ['-l'] : []), target]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `fn` with the filesystem at `target` in the instance frozen (a consistent image to read). */
+export async function frozen<T>(ns: InstanceMountNamespace, target: string, fn: () => Promise<T>): Promise<T> {
+  await run('nsenter', ['-t', String(ns.pid), '-m', 'fsfreeze', '--freeze', target]);
+  try {
+    return await fn();
+  } finally {
+    await run('nsenter', ['-t', String(ns.pid), '-m', 'fsfreeze', '--unfreeze', target]).catch(() => {});
+  }
+}

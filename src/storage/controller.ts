@@ -1,0 +1,236 @@
+/**
+ * The storage data plane's reconcile loop. From the store (desired) and the host (actual) it
+ * converges, one pass at a time:
+ *   1. snapshots whose data is pending: captured from their volume's image (frozen while an
+ *      instance has it mounted), or from the snapshot the volume came from; copies take their
+ *      source's chunks;
+ *   2. volumes attached to running instances: image made, loop device, filesystem mounted inside;
+ *      mounts of volumes no longer attached go, and loop devices nothing mounts;
+ *   3. data of deleted snapshots and volumes, and chunks no snapshot names.
+ * Passes are kicked after commits that may concern storage and run one at a time; each step is
+ * idempotent, so a crash mid-pass is made good by the next.
+ */
+import type { Scope, Store } from '../store/store.js';
+import type { Clock } from '../util/clock.js';
+import { SNAPSHOT_KIND, type SnapshotRecord } from '../services/ec2/snapshots/record.js';
+import { attachmentsOf, VOLUME_KIND, type VolumeRecord } from '../services/ec2/volumes/record.js';
+import { INSTANCE_KIND, type InstanceRecord } from '../services/ec2/instances/record.js';
+import {
+  attachLoop, detachLoop, frozen, loopDevices, mountInto, mountPointFor, mountsOf, unmountFrom, type InstanceMountNamespace, type LoopDevice,
+} from './block-devices.js';
+import { SnapshotData } from './snapshot-data.js';
+import { VolumeImages } from './volume-images.js';
+
+/** What the controller needs of the compute driver: a running instance's mount namespace (ns driver only). */
+export interface RunningInstances {
+  mountNamespace(instanceId: string): InstanceMountNamespace | undefined;
+  runningIds(): string[];
+}
+
+/** Operations after which a pass may have work. */
+const CONCERNS_STORAGE = /Volume|Snapshot|Image|Instances$/;
+
+interface Located<T> {
+  scope: Scope;
+  doc: T;
+}
+
+/** A volume's filesystem mounted in a running instance. */
+interface VolumeMount {
+  ns: InstanceMountNamespace;
+  target: string;
+  instanceId: string;
+}
+
+export class StorageController {
+  readonly snapshots: SnapshotData;
+  readonly volumes: VolumeImages;
+  private running = false;
+  private again = false;
+  private idle: Promise<void> = Promise.resolve();
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    dataDir: string,
+    private readonly instances: RunningInstances | undefined,
+    private readonly log: (line: string) => void,
+    periodMs = 5000,
+  ) {
+    this.snapshots = new SnapshotData(dataDir);
+    this.volumes = new VolumeImages(dataDir, this.snapshots);
+    // The periodic pass catches instances that came up after the last kick (a start, a reboot).
+    if (instances) {
+      this.timer = setInterval(() => this.kick(), periodMs);
+      this.timer.unref();
+    }
+    this.kick();
+  }
+
+  /** After a commit: a pass if the operation may have changed what storage needs. */
+  committed(operation?: string): void {
+    if (operation === undefined || CONCERNS_STORAGE.test(operation)) this.kick();
+  }
+
+  kick(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.idle = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.pass().catch((err: unknown) => this.log(`nimbus: storage: ${(err as Error).stack ?? String(err)}`));
+        } while (this.again && !this.closed);
+      } finally {
+        this.running = false;
+      }
+    })();
+  }
+
+  /** Resolves once no pass is running (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.idle;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.idle;
+  }
+
+  private async pass(): Promise<void> {
+    const snapshots = await this.store.listAll<SnapshotRecord>(SNAPSHOT_KIND);
+    const volumes = await this.store.listAll<VolumeRecord>(VOLUME_KIND);
+    const loops = this.instances ? await this.ourLoops() : new Map<string, LoopDevice>();
+    const mounted = this.instances ? this.mountedVolumes(loops) : new Map<string, VolumeMount>();
+
+    await this.captureSnapshots(snapshots, volumes, mounted);
+    if (this.instances) await this.attachVolumes(volumes, loops, mounted);
+    this.collect(snapshots, volumes, loops);
+  }
+
+  /** Loop devices of this installation's volume images, by volume id. */
+  private async ourLoops(): Promise<Map<string, LoopDevice>> {
+    const byImage = new Map(this.volumes.list().map((id) => [this.volumes.path(id), id]));
+    const out = new Map<string, LoopDevice>();
+    for (const l of await loopDevices()) {
+      const id = byImage.get(l.backingFile);
+      if (id) out.set(id, l);
+    }
+    return out;
+  }
+
+  /** Where each volume with a loop device is mounted now, in any running instance. */
+  private mountedVolumes(loops: Map<string, LoopDevice>): Map<string, VolumeMount> {
+    const out = new Map<string, VolumeMount>();
+    if (!loops.size) return out;
+    const byDevno = new Map([...loops].map(([id, l]) => [l.devno, id]));
+    const devnos = new Set(byDevno.keys());
+    for (const instanceId of this.instances!.runningIds()) {
+      const ns = this.instances!.mountNamespace(instanceId);
+      if (!ns) continue;
+      for (const [devno, target] of mountsOf(ns.pid, devnos)) out.set(byDevno.get(devno)!, { ns, target, instanceId });
+    }
+    return out;
+  }
+
+  private async captureSnapshots(
+    snapshots: Located<SnapshotRecord>[], volumes: Located<VolumeRecord>[], mounted: Map<string, VolumeMount>,
+  ): Promise<void> {
+    const volumeById = new Map(volumes.map((v) => [v.doc.VolumeId, v.doc]));
+    for (const { scope, doc: snap } of snapshots) {
+      if (!snap.dataPending || this.snapshots.has(snap.SnapshotId)) {
+        if (snap.dataPending) await this.markCaptured(scope, snap.SnapshotId);
+        continue;
+      }
+      if (snap.SourceSnapshotId) {
+        if (!this.snapshots.has(snap.SourceSnapshotId)) continue; // its source is not captured yet
+        await this.snapshots.copy(snap.SourceSnapshotId, snap.SnapshotId);
+      } else {
+        const vol = volumeById.get(snap.VolumeId);
+        const image = vol && this.volumes.has(vol.VolumeId) ? this.volumes.path(vol.VolumeId) : undefined;
+        const fromSnapshot = vol?.SnapshotId && this.snapshots.has(vol.SnapshotId) ? vol.SnapshotId : undefined;
+        const capture = () => this.snapshots.capture(snap.SnapshotId, { image, sizeGiB: snap.VolumeSize, fromSnapshot });
+        const where = vol ? mounted.get(vol.VolumeId) : undefined;
+        const m = await (where ? frozen(where.ns, where.target, capture) : capture());
+        this.log(`nimbus: storage: ${snap.SnapshotId} of ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new (${m.addedBytes} bytes stored)`);
+      }
+      await this.markCaptured(scope, snap.SnapshotId);
+    }
+  }
+
+  private async markCaptured(scope: Scope, snapshotId: string): Promise<void> {
+    await this.store.transaction(async () => {
+      const snap = await this.store.get<SnapshotRecord>(SNAPSHOT_KIND, scope, snapshotId);
+      if (!snap?.dataPending) return;
+      const { dataPending: _done, ...rest } = snap;
+      await this.store.put(SNAPSHOT_KIND, scope, snapshotId, rest);
+    });
+  }
+
+  private async attachVolumes(
+    volumes: Located<VolumeRecord>[], loops: Map<string, LoopDevice>, mounted: Map<string, VolumeMount>,
+  ): Promise<void> {
+    const now = this.clock.now();
+    const wanted = new Map<string, { vol: VolumeRecord; instanceId: string; device: string }>();
+    for (const { scope, doc: vol } of volumes) {
+      for (const a of attachmentsOf(vol, now)) {
+        if (a.State === 'detaching' || !this.instances!.mountNamespace(a.InstanceId)) continue;
+        const inst = await this.store.get<InstanceRecord>(INSTANCE_KIND, scope, a.InstanceId);
+        if (!inst || inst.RootDeviceName === a.Device) continue; // the root volume is the instance's own root filesystem
+        wanted.set(vol.VolumeId, { vol, instanceId: a.InstanceId, device: a.Device });
+      }
+    }
+    // What is mounted but no longer wanted there goes first, so the volume is free for its next instance.
+    for (const [volumeId, m] of mounted) {
+      const want = wanted.get(volumeId);
+      if (want && want.instanceId === m.instanceId && mountPointFor(want.device) === m.target) continue;
+      // Until none is left: a mount may have been stacked on another (made twice by a pass that did not see the first).
+      const devno = new Set([loops.get(volumeId)!.devno]);
+      for (let i = 0; i < 8 && mountsOf(m.ns.pid, devno).size > 0; i++) {
+        if (!(await unmountFrom(m.ns, m.target, false))) await unmountFrom(m.ns, m.target, true);
+      }
+      mounted.delete(volumeId);
+      this.log(`nimbus: storage: ${volumeId} unmounted from ${m.instanceId}`);
+    }
+    for (const [volumeId, loop] of loops) {
+      if (wanted.has(volumeId)) continue;
+      await detachLoop(loop.device);
+      loops.delete(volumeId);
+    }
+    for (const [volumeId, w] of wanted) {
+      if (mounted.has(volumeId)) continue;
+      const ns = this.instances!.mountNamespace(w.instanceId);
+      if (!ns) continue;
+      try {
+        const image = await this.volumes.ensure({ volumeId, sizeGiB: w.vol.Size, snapshotId: w.vol.SnapshotId });
+        const loop = loops.get(volumeId) ?? (await attachLoop(image));
+        loops.set(volumeId, loop);
+        await mountInto(ns, loop, mountPointFor(w.device));
+        this.log(`nimbus: storage: ${volumeId} mounted in ${w.instanceId} at ${mountPointFor(w.device)} (${loop.device})`);
+      } catch (err) {
+        this.log(`nimbus: storage: cannot attach ${volumeId} to ${w.instanceId}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Data whose record is gone: deleted snapshots' manifests (then unnamed chunks) and deleted volumes' images. */
+  private collect(snapshots: Located<SnapshotRecord>[], volumes: Located<VolumeRecord>[], loops: Map<string, LoopDevice>): void {
+    const snapIds = new Set(snapshots.map((s) => s.doc.SnapshotId));
+    let removed = 0;
+    for (const id of this.snapshots.list()) {
+      if (snapIds.has(id)) continue;
+      this.snapshots.remove(id);
+      removed++;
+    }
+    if (removed) this.snapshots.sweepChunks();
+    const volIds = new Set(volumes.map((v) => v.doc.VolumeId));
+    for (const id of this.volumes.list()) if (!volIds.has(id) && !loops.has(id)) this.volumes.remove(id);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * A volume's data on the host: a sparse image file, `<dataDir>/volumes/<vol-id>.img`, of the
+ * volume's size. It is made when the volume is first needed (attached to a running instance):
+ * restored from the snapshot the volume was created from, and given an ext4 filesystem if it has
+ * none (EC2's volumes come blank, and a blank device is no use to an instance that may not mount).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GIB, type SnapshotData } from './snapshot-data.js';
+
+const run = promisify(execFile);
+const VOLUME_ID = /^vol-[0-9a-f]{8,17}$/;
+
+export interface VolumeSource {
+  volumeId: string;
+  sizeGiB: number;
+  snapshotId?: string;
+}
+
+export class VolumeImages {
+  private readonly dir: string;
+
+  constructor(dataDir: string, private readonly snapshots: SnapshotData) {
+    this.dir = join(dataDir, 'volumes');
+  }
+
+  path(volumeId: string): string {
+    if (!VOLUME_ID.test(volumeId)) throw new Error(`not a volume id: ${volumeId}`);
+    return join(this.dir, `${volumeId}.img`);
+  }
+
+  has(volumeId: string): boolean {
+    return existsSync(this.path(volumeId));
+  }
+
+  /** The volume's image, made now if it has none; grown if the volume was made larger since. */
+  async ensure(v: VolumeSource): Promise<string> {
+    const file = this.path(v.volumeId);
+    if (!existsSync(file)) {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      if (v.snapshotId && this.snapshots.has(v.snapshotId)) await this.snapshots.restore(v.snapshotId, file, v.sizeGiB);
+      else await this.blank(file, v.sizeGiB);
+    }
+    const fh = await open(file, 'r+');
+    try {
+      if ((await fh.stat()).size < v.sizeGiB * GIB) await fh.truncate(v.sizeGiB * GIB);
+    } finally {
+      await fh.close();
+    }
+    if (!(await filesystemType(file))) await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1', file]);
+    return file;
+  }
+
+  private async blank(file: string, sizeGiB: number): Promise<void> {
+    const fh = await open(`${file}.tmp`, 'w', 0o600);
+    try {
+      await fh.truncate(sizeGiB * GIB);
+    } finally {
+      await fh.close();
+    }
+    await rename(`${file}.tmp`, file);
+  }
+
+  remove(volumeId: string): void {
+    rmSync(this.path(volumeId), { force: true });
+  }
+
+  /** Ids of the volumes with an image. */
+  list(): string[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir).filter((n) => n.endsWith('.img')).map((n) => n.slice(0, -'.img'.length)).filter((id) => VOLUME_ID.test(id));
+  }
+}
+
+/** The filesystem on an image or device (blkid's probe), or undefined when it has none. */
+export async function filesystemType(path: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', path]);
+    return stdout.trim() || undefined;
+  } catch {
+    return undefined; // blkid exits 2 when it finds nothing
+  }
+}

@@ -3,9 +3,11 @@
  * sparse image on a loop device whose ext4 filesystem appears, hot-attached, inside the running
  * instance at /mnt/<device>; what one instance writes there another reads after detach and attach;
  * snapshots store only the chunks earlier snapshots lack; a volume restored from a snapshot holds
- * its data; and nothing is left on the host. Needs root (CI runs as root).
+ * its data; an encrypted volume and its snapshots hold no plaintext on the host's disk; and nothing
+ * is left on the host. Needs root (CI runs as root).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,13 @@ import type { SnapshotManifest } from '../src/storage/snapshot-data.js';
 import { NsApi, nsSkipReason, sleep } from './support/ns-api.js';
 
 const skip = nsSkipReason();
+
+/** Whether `text` occurs in the file, or any file under the directory, as raw bytes. */
+function hostFind(path: string, text: string): boolean {
+  const r = spawnSync('grep', ['-r', '-a', '-q', '-F', text, path]);
+  if (r.status === 2) throw new Error(`grep ${path}: ${r.stderr}`);
+  return r.status === 0;
+}
 
 describe('EBS volumes and snapshots with the ns driver', { skip, timeout: 300_000 }, () => {
   const api = new NsApi();
@@ -119,6 +128,35 @@ describe('EBS volumes and snapshots with the ns driver', { skip, timeout: 300_00
     await mountInside(a, '/mnt/sdh');
     assert.equal(await sh(a, 'sha256sum /mnt/sdh/data | cut -d" " -f1'), sum);
     assert.equal(await sh(a, 'cat /mnt/sdh/hello'), token);
+  });
+
+  it('keeps an encrypted volume and its snapshots unreadable on the host, and readable where it is attached', async () => {
+    // The control: the unencrypted volume's image on the host shows what A wrote.
+    assert.ok(hostFind(join(api.dataDir, 'volumes', `${volume}.img`), token), 'plaintext is found where it is stored in the clear');
+
+    const marker = `NIMBUS-PLAINTEXT-${token}`;
+    const enc = api.aws(['ec2', 'create-volume', '--size', '1', '--availability-zone', zone, '--encrypted']).VolumeId as string;
+    assert.equal(api.aws(['ec2', 'describe-volumes', '--volume-ids', enc]).Volumes[0].Encrypted, true);
+    await untilVolume(enc, 'available');
+    api.aws(['ec2', 'attach-volume', '--volume-id', enc, '--instance-id', a, '--device', '/dev/sdi']);
+    await mountInside(a, '/mnt/sdi');
+    await sh(a, `mkdir /mnt/sdi/${marker}-dir && for i in $(seq 2000); do echo ${marker}; done > /mnt/sdi/${marker}-dir/file && sync`);
+    const sum = await sh(a, `sha256sum /mnt/sdi/${marker}-dir/file | cut -d" " -f1`);
+    const snap = await snapshot(enc);
+    assert.ok(snap.manifest.wrappedKey && snap.manifest.chunks.length > 0, 'an encrypted snapshot with data');
+
+    // Nothing of it in the clear on the host: not the volume's image, not the chunks, not the manifest.
+    const places = [join(api.dataDir, 'volumes', `${enc}.img`), join(api.dataDir, 'chunks'), join(api.dataDir, 'snapshots')];
+    for (const place of places) assert.equal(hostFind(place, marker), false, `plaintext in ${place}`);
+
+    // A volume restored from the encrypted snapshot is encrypted and holds the data.
+    const restored = api.aws(['ec2', 'create-volume', '--snapshot-id', snap.id, '--availability-zone', zone]).VolumeId as string;
+    assert.equal(api.aws(['ec2', 'describe-volumes', '--volume-ids', restored]).Volumes[0].Encrypted, true, 'from an encrypted snapshot');
+    await untilVolume(restored, 'available');
+    api.aws(['ec2', 'attach-volume', '--volume-id', restored, '--instance-id', b, '--device', '/dev/sdj']);
+    await mountInside(b, '/mnt/sdj');
+    assert.equal(await sh(b, `sha256sum /mnt/sdj/${marker}-dir/file | cut -d" " -f1`), sum);
+    assert.equal(hostFind(join(api.dataDir, 'volumes', `${restored}.img`), marker), false);
   });
 
   it('leaves no loop device behind once its instances and volumes are gone', async () => {

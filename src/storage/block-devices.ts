@@ -7,11 +7,11 @@
  * in that namespace, so it goes when the instance stops; only the loop device outlives it, and the
  * controller detaches those no attachment needs.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
-import { IDMAP_HELPER } from '../compute/ns/crun.js';
+import { IDMAP_HELPER, nativeHelper } from '../compute/ns/crun.js';
 import { IDS_PER_INSTANCE } from '../compute/ns/id-ranges.js';
 
 const run = promisify(execFile);
@@ -76,12 +76,32 @@ export function mountsOf(pid: number, devnos: ReadonlySet<string>): Map<string, 
   return out;
 }
 
-/** Mounts the loop device's filesystem at `target` inside the instance. */
-export async function mountInto(ns: InstanceMountNamespace, loop: LoopDevice, target: string): Promise<void> {
+/** The directory an encrypted volume's filesystem holds the instance's files in (ext4 cannot encrypt its root). */
+const ENCRYPTED_DATA = 'data';
+
+/**
+ * Mounts the loop device's filesystem at `target` inside the instance; with a data key, its
+ * encrypted data directory, unlocked (the key goes in on standard input, never in an argument).
+ */
+export async function mountInto(ns: InstanceMountNamespace, loop: LoopDevice, target: string, dataKey?: Buffer): Promise<void> {
   mkdirSync(STAGING, { recursive: true, mode: 0o700 });
-  const script = 'mount -t ext4 -o nosuid,nodev "$1" "$2" && exec "$3" "$2" "$4" "$5" "$6" "$7"';
-  await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-mount',
-    loop.device, STAGING, IDMAP_HELPER, target, String(ns.idBase), String(IDS_PER_INSTANCE), String(ns.pid)]);
+  const unlock = dataKey ? `mkdir -p "$2/${ENCRYPTED_DATA}" && "$8" "$2/${ENCRYPTED_DATA}" && src="$2/${ENCRYPTED_DATA}" || exit 1; ` : '';
+  const script = `mount -t ext4 -o nosuid,nodev "$1" "$2" || exit 1; src="$2"; ${unlock}exec "$3" "$src" "$4" "$5" "$6" "$7"`;
+  await runWithInput('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-mount',
+    loop.device, STAGING, IDMAP_HELPER, target, String(ns.idBase), String(IDS_PER_INSTANCE), String(ns.pid), FSCRYPT_HELPER], dataKey ?? Buffer.alloc(0));
+}
+
+const FSCRYPT_HELPER = nativeHelper('nimbus-fscrypt-key');
+
+function runWithInput(command: string, args: string[], input: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}: ${stderr.trim()}`))));
+    child.stdin.end(input);
+  });
 }
 
 /** Unmounts `target` inside the instance; `force` detaches it even while files are open there. */

@@ -1,13 +1,16 @@
 /**
  * The chunk store that stands in for S3 under snapshots: `<dataDir>/chunks/<aa>/<sha-256>` holds
  * one chunk of a volume image, named by its content's hash, so a chunk that any snapshot already
- * stored is never stored again (what makes snapshots incremental). Chunks are written to a
- * temporary name, synced and renamed, so a crash leaves either the whole chunk or none.
+ * stored is never stored again (what makes snapshots incremental). Chunks of encrypted snapshots
+ * are named and sealed by their key's ChunkCipher instead, so the store holds no plaintext of them.
+ * Chunks are written to a temporary name, synced and renamed, so a crash leaves either the whole
+ * chunk or none.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ChunkCipher } from './keys.js';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -31,16 +34,16 @@ export class ChunkStore {
     return stat(this.path(hash)).then(() => true, () => false);
   }
 
-  /** Stores the chunk unless it is there; returns its hash and whether it was new. */
-  async put(data: Uint8Array): Promise<{ hash: string; added: boolean }> {
-    const hash = ChunkStore.hash(data);
+  /** Stores the chunk unless it is there; returns its name and whether it was new. */
+  async put(data: Uint8Array, cipher?: ChunkCipher): Promise<{ hash: string; added: boolean }> {
+    const hash = cipher ? cipher.name(data) : ChunkStore.hash(data);
     if (await this.has(hash)) return { hash, added: false };
     const file = this.path(hash);
     mkdirSync(join(this.dir, hash.slice(0, 2)), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     const fh = await open(tmp, 'wx', 0o600);
     try {
-      await fh.writeFile(data);
+      await fh.writeFile(cipher ? cipher.seal(data, hash) : data);
       await fh.sync();
     } finally {
       await fh.close();
@@ -50,8 +53,9 @@ export class ChunkStore {
   }
 
   /** The chunk's content, checked against its name (a damaged chunk is an error, never silent corruption). */
-  async get(hash: string): Promise<Buffer> {
+  async get(hash: string, cipher?: ChunkCipher): Promise<Buffer> {
     const data = await readFile(this.path(hash));
+    if (cipher) return cipher.open(data, hash);
     if (ChunkStore.hash(data) !== hash) throw new Error(`chunk ${hash} is damaged`);
     return data;
   }

@@ -151,12 +151,13 @@ export class StorageController {
       }
       if (snap.SourceSnapshotId) {
         if (!this.snapshots.has(snap.SourceSnapshotId)) continue; // its source is not captured yet
-        await this.snapshots.copy(snap.SourceSnapshotId, snap.SnapshotId);
+        await this.snapshots.copy(snap.SourceSnapshotId, snap.SnapshotId, snap.Encrypted);
       } else {
         const vol = volumeById.get(snap.VolumeId);
         const image = vol && this.volumes.has(vol.VolumeId) ? this.volumes.path(vol.VolumeId) : undefined;
         const fromSnapshot = vol?.SnapshotId && this.snapshots.has(vol.SnapshotId) ? vol.SnapshotId : undefined;
-        const capture = () => this.snapshots.capture(snap.SnapshotId, { image, sizeGiB: snap.VolumeSize, fromSnapshot });
+        const wrappedKey = vol?.Encrypted ? this.volumes.keyOf(vol.VolumeId) : undefined;
+        const capture = () => this.snapshots.capture(snap.SnapshotId, { image, sizeGiB: snap.VolumeSize, fromSnapshot, wrappedKey });
         const where = vol ? mounted.get(vol.VolumeId) : undefined;
         const m = await (where ? frozen(where.ns, where.target, capture) : capture());
         this.log(`nimbus: storage: ${snap.SnapshotId} of ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new (${m.addedBytes} bytes stored)`);
@@ -209,10 +210,10 @@ export class StorageController {
       const ns = this.instances!.mountNamespace(w.instanceId);
       if (!ns) continue;
       try {
-        const image = await this.volumes.ensure({ volumeId, sizeGiB: w.vol.Size, snapshotId: w.vol.SnapshotId });
+        const { image, dataKey } = await this.volumes.ensure({ volumeId, sizeGiB: w.vol.Size, snapshotId: w.vol.SnapshotId, encrypted: w.vol.Encrypted });
         const loop = loops.get(volumeId) ?? (await attachLoop(image));
         loops.set(volumeId, loop);
-        await mountInto(ns, loop, mountPointFor(w.device));
+        await mountInto(ns, loop, mountPointFor(w.device), dataKey);
         this.log(`nimbus: storage: ${volumeId} mounted in ${w.instanceId} at ${mountPointFor(w.device)} (${loop.device})`);
       } catch (err) {
         this.log(`nimbus: storage: cannot attach ${volumeId} to ${w.instanceId}: ${(err as Error).message}`);

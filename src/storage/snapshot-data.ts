@@ -3,12 +3,14 @@
  * the volume's image by offset (chunks of zeros are left out, as EBS stores no unwritten blocks),
  * the chunks themselves in the chunk store. Capturing reads the volume's image and stores the
  * chunks the store lacks; restoring writes them back into a sparse image of the volume's size, so a
- * volume made from a snapshot is the snapshot's data bit for bit.
+ * volume made from a snapshot is the snapshot's data bit for bit. An encrypted snapshot keeps its
+ * data key, wrapped, in its manifest, and its chunks sealed under it (keys.ts).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkStore } from './chunks.js';
+import { ChunkCipher, KeyStore } from './keys.js';
 
 /** EBS's own block size for snapshots. */
 export const CHUNK_SIZE = 512 * 1024;
@@ -24,6 +26,8 @@ export interface SnapshotManifest {
   /** What this snapshot added to the chunk store (the rest was there already). */
   addedChunks: number;
   addedBytes: number;
+  /** The data key its chunks are sealed under (wrapped by the master key); none: stored in the clear. */
+  wrappedKey?: string;
 }
 
 /** Where a snapshot's data comes from: the volume's image if it has one, else what the volume was made from. */
@@ -32,15 +36,41 @@ export interface CaptureSource {
   sizeGiB: number;
   /** The snapshot the volume was created from (its data, if the volume was never written). */
   fromSnapshot?: string;
+  /** The encrypted volume's data key (wrapped). */
+  wrappedKey?: string;
 }
 
 export class SnapshotData {
   readonly chunks: ChunkStore;
+  readonly keys: KeyStore;
   private readonly dir: string;
 
   constructor(dataDir: string) {
     this.chunks = new ChunkStore(dataDir);
+    this.keys = new KeyStore(dataDir);
     this.dir = join(dataDir, 'snapshots');
+  }
+
+  private cipher(wrappedKey: string | undefined): ChunkCipher | undefined {
+    return wrappedKey === undefined ? undefined : new ChunkCipher(this.keys.unwrap(wrappedKey));
+  }
+
+  /** The chunks of `from` as they are under `wrappedKey`: the same names if the key is the same, else unsealed and sealed again. */
+  private async rekey(from: SnapshotManifest, wrappedKey: string | undefined, into: SnapshotManifest): Promise<void> {
+    if (from.wrappedKey === wrappedKey) {
+      into.chunks = [...from.chunks];
+      return;
+    }
+    const source = this.cipher(from.wrappedKey);
+    const target = this.cipher(wrappedKey);
+    for (const [index, hash] of from.chunks) {
+      const { hash: name, added } = await this.chunks.put(await this.chunks.get(hash, source), target);
+      into.chunks.push([index, name]);
+      if (added) {
+        into.addedChunks++;
+        into.addedBytes += from.chunkSize;
+      }
+    }
   }
 
   private path(snapshotId: string): string {
@@ -63,8 +93,9 @@ export class SnapshotData {
   /** Stores the volume's data now as the snapshot's. */
   async capture(snapshotId: string, source: CaptureSource): Promise<SnapshotManifest> {
     const manifest: SnapshotManifest = {
-      snapshotId, volumeSizeGiB: source.sizeGiB, chunkSize: CHUNK_SIZE, chunks: [], addedChunks: 0, addedBytes: 0,
+      snapshotId, volumeSizeGiB: source.sizeGiB, chunkSize: CHUNK_SIZE, chunks: [], addedChunks: 0, addedBytes: 0, wrappedKey: source.wrappedKey,
     };
+    const cipher = this.cipher(source.wrappedKey);
     if (source.image && existsSync(source.image)) {
       const fh = await open(source.image, 'r');
       try {
@@ -75,7 +106,7 @@ export class SnapshotData {
           const { bytesRead } = await fh.read(buf, 0, CHUNK_SIZE, index * CHUNK_SIZE);
           const data = bytesRead === CHUNK_SIZE ? buf : buf.subarray(0, bytesRead);
           if (data.equals(bytesRead === CHUNK_SIZE ? zero : zero.subarray(0, bytesRead))) continue;
-          const { hash, added } = await this.chunks.put(data);
+          const { hash, added } = await this.chunks.put(data, cipher);
           manifest.chunks.push([index, hash]);
           if (added) {
             manifest.addedChunks++;
@@ -88,17 +119,22 @@ export class SnapshotData {
     } else if (source.fromSnapshot) {
       const from = this.read(source.fromSnapshot);
       if (!from) throw new Error(`snapshot ${source.fromSnapshot} has no data`);
-      manifest.chunks = from.chunks.filter(([index]) => index * from.chunkSize < source.sizeGiB * GIB);
+      await this.rekey({ ...from, chunks: from.chunks.filter(([index]) => index * from.chunkSize < source.sizeGiB * GIB) }, source.wrappedKey, manifest);
     }
     await this.write(manifest);
     return manifest;
   }
 
-  /** CopySnapshot: the copy names the same chunks. */
-  async copy(fromId: string, toId: string): Promise<SnapshotManifest> {
+  /**
+   * CopySnapshot: the copy names the same chunks, under the same key; an unencrypted snapshot
+   * copied with Encrypted gets a new key (`encrypt`) and its chunks sealed under it.
+   */
+  async copy(fromId: string, toId: string, encrypt = false): Promise<SnapshotManifest> {
     const from = this.read(fromId);
     if (!from) throw new Error(`snapshot ${fromId} has no data`);
-    const manifest = { ...from, snapshotId: toId, addedChunks: 0, addedBytes: 0 };
+    const wrappedKey = from.wrappedKey ?? (encrypt ? this.keys.newDataKey() : undefined);
+    const manifest: SnapshotManifest = { ...from, snapshotId: toId, chunks: [], addedChunks: 0, addedBytes: 0, wrappedKey };
+    await this.rekey(from, wrappedKey, manifest);
     await this.write(manifest);
     return manifest;
   }
@@ -111,8 +147,9 @@ export class SnapshotData {
     const fh = await open(tmp, 'w', 0o600);
     try {
       await fh.truncate(sizeGiB * GIB);
+      const cipher = this.cipher(manifest.wrappedKey);
       for (const [index, hash] of manifest.chunks) {
-        const data = await this.chunks.get(hash);
+        const data = await this.chunks.get(hash, cipher);
         await fh.write(data, 0, data.length, index * manifest.chunkSize);
       }
       await fh.sync();

@@ -3,6 +3,8 @@
  * volume's size. It is made when the volume is first needed (attached to a running instance):
  * restored from the snapshot the volume was created from, and given an ext4 filesystem if it has
  * none (EC2's volumes come blank, and a blank device is no use to an instance that may not mount).
+ * An encrypted volume's filesystem has ext4's `encrypt` feature: what the instance sees of it is
+ * its `data` directory, encrypted under the volume's data key (keys.ts, block-devices.ts).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -18,6 +20,13 @@ export interface VolumeSource {
   volumeId: string;
   sizeGiB: number;
   snapshotId?: string;
+  encrypted: boolean;
+}
+
+export interface VolumeImage {
+  image: string;
+  /** The data key the filesystem's data directory is encrypted under; none for a filesystem without encryption. */
+  dataKey?: Buffer;
 }
 
 export class VolumeImages {
@@ -36,9 +45,22 @@ export class VolumeImages {
     return existsSync(this.path(volumeId));
   }
 
+  /** The volume's wrapped data key: its own, else its snapshot's (the same data), else a new one. */
+  private wrappedKey(v: VolumeSource): string | undefined {
+    if (!v.encrypted) return undefined;
+    const keys = this.snapshots.keys;
+    let wrapped = keys.volumeKey(v.volumeId);
+    if (!wrapped) {
+      wrapped = (v.snapshotId ? this.snapshots.read(v.snapshotId)?.wrappedKey : undefined) ?? keys.newDataKey();
+      keys.setVolumeKey(v.volumeId, wrapped);
+    }
+    return wrapped;
+  }
+
   /** The volume's image, made now if it has none; grown if the volume was made larger since. */
-  async ensure(v: VolumeSource): Promise<string> {
+  async ensure(v: VolumeSource): Promise<VolumeImage> {
     const file = this.path(v.volumeId);
+    const wrapped = this.wrappedKey(v);
     if (!existsSync(file)) {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       if (v.snapshotId && this.snapshots.has(v.snapshotId)) await this.snapshots.restore(v.snapshotId, file, v.sizeGiB);
@@ -50,8 +72,17 @@ export class VolumeImages {
     } finally {
       await fh.close();
     }
-    if (!(await filesystemType(file))) await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1', file]);
-    return file;
+    if (!(await filesystemType(file))) {
+      await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1', ...(wrapped ? ['-O', 'encrypt'] : []), file]);
+    }
+    // A volume restored from an unencrypted snapshot keeps that snapshot's filesystem, without encryption.
+    const dataKey = wrapped && (await hasEncryption(file)) ? this.snapshots.keys.unwrap(wrapped) : undefined;
+    return { image: file, dataKey };
+  }
+
+  /** The wrapped data key of an encrypted volume (for its snapshots). */
+  keyOf(volumeId: string): string | undefined {
+    return this.snapshots.keys.volumeKey(volumeId);
   }
 
   private async blank(file: string, sizeGiB: number): Promise<void> {
@@ -66,6 +97,7 @@ export class VolumeImages {
 
   remove(volumeId: string): void {
     rmSync(this.path(volumeId), { force: true });
+    this.snapshots.keys.removeVolumeKey(volumeId);
   }
 
   /** Ids of the volumes with an image. */
@@ -73,6 +105,12 @@ export class VolumeImages {
     if (!existsSync(this.dir)) return [];
     return readdirSync(this.dir).filter((n) => n.endsWith('.img')).map((n) => n.slice(0, -'.img'.length)).filter((id) => VOLUME_ID.test(id));
   }
+}
+
+/** Whether the ext4 filesystem on the image has the `encrypt` feature. */
+async function hasEncryption(image: string): Promise<boolean> {
+  const { stdout } = await run('dumpe2fs', ['-h', image], { maxBuffer: 4 * 1024 * 1024 }).catch(() => ({ stdout: '' }));
+  return /^Filesystem features:.*\bencrypt\b/m.test(stdout);
 }
 
 /** The filesystem on an image or device (blkid's probe), or undefined when it has none. */

@@ -63,8 +63,12 @@ const WRAPPER = [
   'exec "$@"',
 ].join('\n');
 
-/** The idmapped-mount helper (native/idmapped-mount.c), built into dist/native by `npm run build`. */
-export const IDMAP_HELPER = fileURLToPath(new URL('../../../native/nimbus-idmapped-mount', import.meta.url));
+/** A helper of native/*.c, built into dist/native by `npm run build`. */
+export function nativeHelper(name: string): string {
+  return fileURLToPath(new URL(`../../../native/${name}`, import.meta.url));
+}
+
+export const IDMAP_HELPER = nativeHelper('nimbus-idmapped-mount');
 
 export class CrunError extends Error {}
 

@@ -3,6 +3,7 @@ import type { Handler } from '../../context.js';
 import { attachVolume, detachVolume } from './attachments.js';
 import { describeVolumesModifications, modifyVolume } from './modify.js';
 import { createVolume, deleteVolume, describeVolumes, describeVolumeStatus } from './volumes.js';
+import { handlers as encryptionDefaults } from './encryption-defaults.js';
 
 export const handlers: Record<string, Handler> = {
   CreateVolume: createVolume,
@@ -13,4 +14,5 @@ export const handlers: Record<string, Handler> = {
   DetachVolume: detachVolume,
   ModifyVolume: modifyVolume,
   DescribeVolumesModifications: describeVolumesModifications,
+  ...encryptionDefaults,
 };

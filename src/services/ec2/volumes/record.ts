@@ -9,6 +9,7 @@ import type { Scope, Store } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
 import { checkIds, notFound } from '../common/errors.js';
 import type { InstanceRecord } from '../instances/record.js';
+import { ebsDefaults } from './encryption-defaults.js';
 import { launchSpec } from './types.js';
 
 export const VOLUME_KIND = 'volume';
@@ -120,7 +121,9 @@ export async function saveVolume(store: Pick<Store, 'put'>, scope: Scope, vol: V
 }
 
 /** RunInstances: each EBS block device of a new instance is a volume, attached and in use from the start. */
-export async function saveLaunchVolumes(store: Pick<Store, 'put'>, scope: Scope, rec: InstanceRecord): Promise<void> {
+export async function saveLaunchVolumes(store: Pick<Store, 'put' | 'get'>, scope: Scope, rec: InstanceRecord): Promise<void> {
+  const defaults = await ebsDefaults(store, scope);
+  const encrypted = defaults.encryptionByDefault;
   for (const d of rec.BlockDeviceMappings) {
     const size = d.VolumeSize ?? DEFAULT_ROOT_SIZE;
     const spec = launchSpec(d.VolumeType ?? 'gp2', size);
@@ -132,7 +135,8 @@ export async function saveLaunchVolumes(store: Pick<Store, 'put'>, scope: Scope,
       availableAt: d.AttachTime,
       ...spec,
       SnapshotId: d.SnapshotId,
-      Encrypted: false,
+      Encrypted: encrypted,
+      KmsKeyId: encrypted ? (defaults.kmsKeyId ?? `arn:aws:kms:${scope.region}:${rec.OwnerId}:alias/aws/ebs`) : undefined,
       Attachments: [{ InstanceId: rec.InstanceId, Device: d.DeviceName, AttachTime: d.AttachTime, attachedAt: d.AttachTime }],
     });
   }

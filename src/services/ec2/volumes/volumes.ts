@@ -17,6 +17,7 @@ import {
   attachmentsOf, CREATING_MS, loadVolume, loadVolumes, saveVolume, settle, VOLUME_KIND, volumeState, type VolumeRecord,
 } from './record.js';
 import { resolveSpec } from './types.js';
+import { defaultKey, ebsDefaults } from './encryption-defaults.js';
 
 const DEFAULT_TYPE = 'gp2';
 
@@ -47,7 +48,8 @@ export async function createVolume(input: CreateVolumeRequest, ctx: RequestConte
     MultiAttachEnabled: input.MultiAttachEnabled,
   });
   const now = ctx.now();
-  const encrypted = (input.Encrypted ?? false) || (snap?.snap.Encrypted ?? false) || input.KmsKeyId !== undefined;
+  const byDefault = (await ebsDefaults(ctx.store, ctx.scope)).encryptionByDefault;
+  const encrypted = byDefault || (input.Encrypted ?? false) || (snap?.snap.Encrypted ?? false) || input.KmsKeyId !== undefined;
   const vol: VolumeRecord = {
     VolumeId: newId('vol'),
     OwnerId: ctx.accountId,
@@ -57,7 +59,7 @@ export async function createVolume(input: CreateVolumeRequest, ctx: RequestConte
     ...spec,
     SnapshotId: snap?.snap.SnapshotId,
     Encrypted: encrypted,
-    KmsKeyId: encrypted ? (input.KmsKeyId ?? snap?.snap.KmsKeyId ?? defaultKmsKey(ctx)) : undefined,
+    KmsKeyId: encrypted ? (input.KmsKeyId ?? snap?.snap.KmsKeyId ?? (await defaultKey(ctx))) : undefined,
     Attachments: [],
   };
   await saveVolume(ctx.store, ctx.scope, vol);
@@ -66,7 +68,7 @@ export async function createVolume(input: CreateVolumeRequest, ctx: RequestConte
 }
 
 /** The ARN of the account's AWS-managed EBS key (aws/ebs), which EC2 uses when none is named. */
-export const defaultKmsKey = (ctx: RequestContext) => `arn:aws:kms:${ctx.region}:${ctx.accountId}:alias/aws/ebs`;
+export { managedKey as defaultKmsKey } from './encryption-defaults.js';
 
 export function presentVolume(ctx: RequestContext, vol: VolumeRecord, tags: readonly Tag[] | undefined, instances: Map<string, InstanceRecord>): Volume {
   const now = ctx.now();

@@ -187,6 +187,24 @@ function macos(): ImageSpec[] {
   return out;
 }
 
+/**
+ * The last Amazon Linux AMI (2018.03) release with an instance-store root (the `-s3` line, bundled
+ * in S3): the catalogue's one AMI whose instances cannot be stopped.
+ */
+function amazonLinuxInstanceStore(): ImageSpec[] {
+  const version = '2018.03.0.20230322.0';
+  return [{
+    name: `amzn-ami-hvm-${version}-x86_64-s3`,
+    description: `Amazon Linux AMI ${version} x86_64 HVM instance-store`,
+    publisher: AMAZON,
+    architecture: 'x86_64',
+    created: isoDate(dashed(version.split('.')[3]!), '18:24:39'),
+    rootDeviceName: '/dev/sda1',
+    rootDeviceType: 'instance-store',
+    billing: LINUX,
+  }];
+}
+
 export function amazonImages(): ImageSpec[] {
-  return [...al2023(), ...al2(), ...windows(), ...macos()];
+  return [...al2023(), ...al2(), ...amazonLinuxInstanceStore(), ...windows(), ...macos()];
 }

@@ -22,8 +22,11 @@ export interface ImageSpec {
   /** ISO 8601 with milliseconds, as DescribeImages gives CreationDate. */
   created: string;
   rootDeviceName: '/dev/xvda' | '/dev/sda1';
-  volumeSize: number;
-  volumeType: 'gp2' | 'gp3' | 'standard';
+  /** `instance-store`: the root is the instance's own disk, gone when it stops (such AMIs cannot be stopped). Default `ebs`. */
+  rootDeviceType?: 'ebs' | 'instance-store';
+  /** The root EBS volume (EBS roots only). */
+  volumeSize?: number;
+  volumeType?: 'gp2' | 'gp3' | 'standard';
   billing: Billing;
   windows?: boolean;
   bootMode?: 'legacy-bios' | 'uefi' | 'uefi-preferred';

@@ -1,46 +1,38 @@
 /**
- * DescribeImages, DescribeImageAttribute and the image lookups other operations use. The images a
- * caller sees are the region's public catalogue plus the caller's own images, which CreateImage and
- * RegisterImage store under the kind 'image' (as SDK `Image` documents, with their launch
- * permissions beside them).
+ * The images a caller sees and the lookups other operations use: the region's public catalogue,
+ * the caller's own images and those other accounts share with it (images/record.ts), and
+ * DescribeImages over them. The lifecycle operations live in images/.
  */
-import type {
-  DescribeImageAttributeRequest,
-  DescribeImagesRequest,
-  DescribeImagesResult,
-  Image,
-  ImageAttribute,
-  LaunchPermission,
-} from '@aws-sdk/client-ec2';
-import { publicImage, publicImages } from '../../catalog/images.js';
-import { ApiError, invalidParameterValue } from '../../protocol/errors.js';
+import type { DescribeImagesRequest, DescribeImagesResult, Image } from '@aws-sdk/client-ec2';
+import { publicImages } from '../../catalog/images.js';
+import { ApiError } from '../../protocol/errors.js';
 import type { Tag } from '../../store/store.js';
 import type { Handler, RequestContext } from '../context.js';
 import { checkIds, notFound } from './common/errors.js';
 import { applyFilters, checkFilterNames, type Filter, type FilterFields } from './common/filters.js';
 import { paginate } from './common/pagination.js';
 import { tagSets } from './common/tagging.js';
+import { describeImageAttribute, modifyImageAttribute, resetImageAttribute } from './images/attributes.js';
+import { copyImage } from './images/copy.js';
+import { createImage } from './images/create.js';
+import { IMAGE_KIND, imagesNow, locateImage, presentImage, sharedImages, type StoredImage } from './images/record.js';
+import { deregisterImage, registerImage } from './images/register.js';
 
-/** An image the caller owns, as stored: the SDK shape plus who else may launch it. */
-export type StoredImage = Image & { LaunchPermissions?: LaunchPermission[] };
+export { IMAGE_KIND, type StoredImage } from './images/record.js';
 
-export const IMAGE_KIND = 'image';
-
-/** An image the caller may launch (public, or its own), or undefined. Public images cost O(1). */
-export async function findImage(ctx: RequestContext, imageId: string): Promise<Image | undefined> {
-  return publicImage(ctx.region, imageId) ?? withoutPermissions(await ctx.store.get<StoredImage>(IMAGE_KIND, ctx.scope, imageId));
-}
-
-function withoutPermissions(image: StoredImage | undefined): Image | undefined {
-  if (!image) return undefined;
-  const { LaunchPermissions: _lp, ...rest } = image;
-  return rest;
+/**
+ * An image of `region` (default the caller's) that the caller may launch: public, its own, or
+ * shared with it; as clients see it, its state now. Catalogue images cost O(1).
+ */
+export async function findImage(ctx: RequestContext, imageId: string, region = ctx.region): Promise<Image | undefined> {
+  const located = await locateImage(ctx, imageId, region);
+  return located && presentImage((await imagesNow(ctx, [located.image], region))[0]!);
 }
 
 const bdm = (read: (ebs: NonNullable<NonNullable<Image['BlockDeviceMappings']>[number]['Ebs']>) => unknown) => (i: Image) =>
   (i.BlockDeviceMappings ?? []).map((m) => (m.Ebs ? read(m.Ebs) : undefined)) as (string | number | boolean | undefined)[];
 
-const imageFields: FilterFields<Image> = {
+const imageFields: FilterFields<StoredImage> = {
   architecture: (i) => i.Architecture,
   'block-device-mapping.delete-on-termination': bdm((e) => e.DeleteOnTermination),
   'block-device-mapping.device-name': (i) => (i.BlockDeviceMappings ?? []).map((m) => m.DeviceName),
@@ -68,8 +60,8 @@ const imageFields: FilterFields<Image> = {
   'ramdisk-id': (i) => i.RamdiskId,
   'root-device-name': (i) => i.RootDeviceName,
   'root-device-type': (i) => i.RootDeviceType,
-  'source-image-id': (i) => (i as { SourceImageId?: string }).SourceImageId,
-  'source-image-region': (i) => (i as { SourceImageRegion?: string }).SourceImageRegion,
+  'source-image-id': (i) => i.SourceImageId,
+  'source-image-region': (i) => i.SourceImageRegion,
   'source-instance-id': (i) => i.SourceInstanceId,
   state: (i) => i.State,
   'state-reason-code': (i) => i.StateReason?.Code,
@@ -104,30 +96,30 @@ function executableBy(image: StoredImage, users: readonly string[], caller: stri
 
 const isDeprecated = (image: Image, now: Date) => image.DeprecationTime !== undefined && new Date(image.DeprecationTime) <= now;
 
-/** The images named by id, public or the caller's; every id must exist. */
+/** The images named by id that the caller may see; every id must exist. */
 async function imagesById(ctx: RequestContext, ids: readonly string[]): Promise<StoredImage[]> {
   const unique = [...new Set(ids)];
   const out: StoredImage[] = [];
-  const privateIds: string[] = [];
+  const missing: string[] = [];
   for (const id of unique) {
-    const p = publicImage(ctx.region, id);
-    if (p) out.push(p);
-    else privateIds.push(id);
+    const located = await locateImage(ctx, id);
+    if (located) out.push(located.image);
+    else missing.push(id);
   }
-  const stored = privateIds.length ? await ctx.store.getMany<StoredImage>(IMAGE_KIND, ctx.scope, privateIds) : [];
-  out.push(...stored);
-  const found = new Set(out.map((i) => i.ImageId));
-  const missing = unique.filter((id) => !found.has(id));
   // EC2 lists the unknown AMI ids in brackets: "The image id '[ami-…]' does not exist".
   if (missing.length) throw notFound('image', [`[${missing.join(', ')}]`]);
   return out.sort((a, b) => (a.ImageId! < b.ImageId! ? -1 : 1));
 }
 
-/** Every image the caller can see: the region's catalogue and its own, by ImageId. */
-async function visibleImages(ctx: RequestContext): Promise<StoredImage[]> {
+/** Every image the caller can see: the region's catalogue, its own and those shared with it, by ImageId. */
+async function visibleImages(ctx: RequestContext, owners: readonly string[]): Promise<StoredImage[]> {
+  const catalogue = publicImages(ctx.region) as StoredImage[];
+  // Owners=amazon (the common case) reads nothing from the store: no account's image has an alias.
+  if (owners.length > 0 && owners.every((o) => o !== 'self' && !ACCOUNT_ID.test(o))) return catalogue;
   const own = await ctx.store.list<StoredImage>(IMAGE_KIND, ctx.scope);
-  if (own.length === 0) return publicImages(ctx.region) as StoredImage[];
-  return [...publicImages(ctx.region), ...own].sort((a, b) => (a.ImageId! < b.ImageId! ? -1 : 1));
+  const shared = owners.length > 0 && owners.every((o) => o === 'self') ? [] : await sharedImages(ctx);
+  if (own.length === 0 && shared.length === 0) return catalogue;
+  return [...catalogue, ...own, ...shared].sort((a, b) => (a.ImageId! < b.ImageId! ? -1 : 1));
 }
 
 const usesTags = (filters: readonly Filter[] | undefined) =>
@@ -142,7 +134,7 @@ async function describeImages(input: DescribeImagesRequest, ctx: RequestContext)
   const now = ctx.now();
   const owners = input.Owners ?? [];
   const users = input.ExecutableUsers ?? [];
-  let images = byId ? await imagesById(ctx, input.ImageIds!) : await visibleImages(ctx);
+  let images = await imagesNow(ctx, byId ? await imagesById(ctx, input.ImageIds!) : await visibleImages(ctx, owners));
   images = images.filter(
     (i) =>
       (owners.length === 0 || ownedBy(i, owners, ctx.accountId)) &&
@@ -159,84 +151,19 @@ async function describeImages(input: DescribeImagesRequest, ctx: RequestContext)
   return {
     Images: page.items.map((i) => {
       const t = tags.get(i.ImageId!);
-      return { ...withoutPermissions(i), ...(t?.length ? { Tags: t } : {}) };
+      return { ...presentImage(i), ...(t?.length ? { Tags: t } : {}) };
     }),
     NextToken: page.nextToken,
   };
 }
 
-const IMAGE_ATTRIBUTES = [
-  'description',
-  'kernel',
-  'ramdisk',
-  'launchPermission',
-  'productCodes',
-  'blockDeviceMapping',
-  'sriovNetSupport',
-  'bootMode',
-  'tpmSupport',
-  'uefiData',
-  'lastLaunchedTime',
-  'imdsSupport',
-  'deregistrationProtection',
-] as const;
-
-const value = (v: string | undefined) => (v === undefined ? undefined : { Value: v });
-
-async function describeImageAttribute(input: DescribeImageAttributeRequest, ctx: RequestContext): Promise<ImageAttribute> {
-  const attribute = input.Attribute as string;
-  if (!(IMAGE_ATTRIBUTES as readonly string[]).includes(attribute)) {
-    throw invalidParameterValue(`Value (${attribute}) for parameter attribute is invalid. Unknown attribute.`);
-  }
-  checkIds('image', [input.ImageId!]);
-  const [image] = await imagesById(ctx, [input.ImageId!]);
-  const out: ImageAttribute = { ImageId: image!.ImageId };
-  switch (attribute as (typeof IMAGE_ATTRIBUTES)[number]) {
-    case 'description':
-      out.Description = value(image!.Description);
-      break;
-    case 'kernel':
-      out.KernelId = value(image!.KernelId);
-      break;
-    case 'ramdisk':
-      out.RamdiskId = value(image!.RamdiskId);
-      break;
-    case 'launchPermission':
-      // Only the owner may read who else can launch an image.
-      if (image!.OwnerId !== ctx.accountId) throw new ApiError('AuthFailure', `Not authorized for image:${image!.ImageId}`);
-      out.LaunchPermissions = [...(image!.Public ? [{ Group: 'all' as const }] : []), ...(image!.LaunchPermissions ?? [])];
-      break;
-    case 'productCodes':
-      out.ProductCodes = image!.ProductCodes ?? [];
-      break;
-    case 'blockDeviceMapping':
-      out.BlockDeviceMappings = image!.BlockDeviceMappings ?? [];
-      break;
-    case 'sriovNetSupport':
-      out.SriovNetSupport = value(image!.SriovNetSupport);
-      break;
-    case 'bootMode':
-      out.BootMode = value(image!.BootMode);
-      break;
-    case 'tpmSupport':
-      out.TpmSupport = value(image!.TpmSupport);
-      break;
-    case 'uefiData':
-      break;
-    case 'lastLaunchedTime':
-      out.LastLaunchedTime = value(image!.LastLaunchedTime);
-      break;
-    case 'imdsSupport':
-      out.ImdsSupport = value(image!.ImdsSupport);
-      break;
-    case 'deregistrationProtection':
-      out.DeregistrationProtection = value(image!.DeregistrationProtection ?? 'disabled');
-      break;
-  }
-  return out;
-}
-
 export const handlers: Record<string, Handler> = {
   DescribeImages: describeImages,
   DescribeImageAttribute: describeImageAttribute,
+  ModifyImageAttribute: modifyImageAttribute,
+  ResetImageAttribute: resetImageAttribute,
+  CreateImage: createImage,
+  RegisterImage: registerImage,
+  DeregisterImage: deregisterImage,
+  CopyImage: copyImage,
 };

@@ -58,6 +58,10 @@ export async function stopInstances(input: StopInstancesRequest, ctx: RequestCon
   const recs = await loadInstances(ctx, input.InstanceIds ?? []);
   for (const r of recs) {
     if (!['running', 'stopping', 'stopped'].includes(r.state)) throw incorrectInstanceState(r.InstanceId, r.state, 'stopped');
+    // An instance-store root does not outlive the instance: it cannot be stopped (or hibernated).
+    if (r.RootDeviceType !== 'ebs') {
+      throw new ApiError('UnsupportedOperation', `The instance '${r.InstanceId}' does not have an 'ebs' root device type and cannot be stopped.`);
+    }
     if (r.DisableApiStop && r.state === 'running') {
       throw new ApiError(
         'OperationNotPermitted',

@@ -1,5 +1,5 @@
 /*
- * nimbus-idmapped-mount SOURCE TARGET HOST-ID COUNT [PID]
+ * nimbus-idmapped-mount [--reverse] SOURCE TARGET HOST-ID COUNT [PID]
  *
  * Attaches at TARGET a clone of the mount at SOURCE whose ids 0..COUNT-1 appear as
  * HOST-ID..HOST-ID+COUNT-1 (an idmapped mount, Linux 5.12+): an instance's user namespace maps its
@@ -7,6 +7,8 @@
  * util-linux learnt this as `mount -o X-mount.idmap` only in 2.39, after the Debian release we
  * run on, hence this small tool. TARGET is in the caller's mount namespace, or with PID in that
  * process's (an instance's init: a volume attached while it runs), made there if missing.
+ * --reverse maps the other way: HOST-ID.. on disk appear as 0.. (an instance's root volume read
+ * as an image's files, when an image is made from it).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,7 +51,7 @@ static void write_file(const char *path, const char *text) {
 }
 
 /* A user namespace mapping 0..count-1 to host_id..: made by a child that waits while it is used. */
-static int user_namespace(unsigned long host_id, unsigned long count, pid_t *child) {
+static int user_namespace(unsigned long host_id, unsigned long count, int reverse, pid_t *child) {
   int ready[2], hold[2];
   char c = 0, path[64], map[64];
   if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(hold, O_CLOEXEC) < 0) die("pipe");
@@ -66,7 +68,8 @@ static int user_namespace(unsigned long host_id, unsigned long count, pid_t *chi
   close(ready[1]);
   close(hold[0]);
   if (read(ready[0], &c, 1) != 1) { errno = ECHILD; die("user namespace"); }
-  snprintf(map, sizeof map, "0 %lu %lu\n", host_id, count);
+  if (reverse) snprintf(map, sizeof map, "%lu 0 %lu\n", host_id, count);
+  else snprintf(map, sizeof map, "0 %lu %lu\n", host_id, count);
   snprintf(path, sizeof path, "/proc/%d/uid_map", (int)*child);
   write_file(path, map);
   snprintf(path, sizeof path, "/proc/%d/setgroups", (int)*child);
@@ -92,14 +95,16 @@ static unsigned long number(const char *s, const char *what) {
 }
 
 int main(int argc, char **argv) {
+  int reverse = argc > 1 && strcmp(argv[1], "--reverse") == 0;
+  if (reverse) { argv++; argc--; }
   if (argc != 5 && argc != 6) {
-    fprintf(stderr, "usage: nimbus-idmapped-mount SOURCE TARGET HOST-ID COUNT [PID]\n");
+    fprintf(stderr, "usage: nimbus-idmapped-mount [--reverse] SOURCE TARGET HOST-ID COUNT [PID]\n");
     return 2;
   }
   unsigned long host_id = number(argv[3], "host id"), count = number(argv[4], "count");
   if (count == 0 || host_id + count - 1 > 0xfffffffeUL) { fprintf(stderr, "nimbus-idmapped-mount: id range out of bounds\n"); return 2; }
   pid_t child;
-  int userns = user_namespace(host_id, count, &child);
+  int userns = user_namespace(host_id, count, reverse, &child);
   int tree = (int)syscall(SYS_open_tree, AT_FDCWD, argv[1], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
   if (tree < 0) die("open_tree");
   struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };

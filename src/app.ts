@@ -18,7 +18,7 @@ import { iamService } from './services/iam/index.js';
 import { ssmService } from './services/ssm/index.js';
 import { stsService } from './services/sts/index.js';
 import { SqliteStore } from './store/sqlite.js';
-import { StorageController, type RunningInstances } from './storage/controller.js';
+import { StorageController, type InstanceHost } from './storage/controller.js';
 import type { Store } from './store/store.js';
 import { systemClock, type Clock } from './util/clock.js';
 
@@ -58,7 +58,7 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   }
   const base = { config, store, clock, driver };
   const reconciler = new InstanceReconciler(base, driver.name === 'ns' ? { pollMs: NS_POLL_MS } : {});
-  const storage = new StorageController(store, clock, config.dataDir, driver.mountNamespace && driver.runningIds ? (driver as RunningInstances) : undefined, log);
+  const storage = new StorageController(store, clock, config.dataDir, driver.mountNamespace && driver.runningIds && driver.rootVolume && driver.imagesInUse ? (driver as InstanceHost) : undefined, log);
   const plane: ControlPlane = {
     ...base,
     kick: () => reconciler.kick(),

@@ -55,9 +55,13 @@ export function publishLocalImages(images: readonly LocalImage[]): void {
   cache.clear();
 }
 
-/** The AMI id a local image is published under in a region. */
-export function localImageId(region: string, name: string): string {
-  return derivedId('ami', region, NIMBUS_PUBLISHER.ownerId, `nimbus-${name}`);
+/**
+ * The AMI id a local image is published under in a region. Each is published twice: EBS-backed,
+ * and instance-store-backed (`nimbus-instance-store-<name>-*`: the same root filesystem, but the
+ * instance's own disk, so such instances reboot and terminate but cannot be stopped).
+ */
+export function localImageId(region: string, name: string, instanceStore = false): string {
+  return derivedId('ami', region, NIMBUS_PUBLISHER.ownerId, `nimbus-${name}${instanceStore ? '-instance-store' : ''}`);
 }
 
 /** The published local images of a region (the ones the ns driver can boot). */
@@ -65,15 +69,15 @@ export function localImagesOf(region: string): readonly Image[] {
   return regionCatalogue(region).local;
 }
 
-function localImageSpec(image: LocalImage): ImageSpec {
+function localImageSpec(image: LocalImage, instanceStore: boolean): ImageSpec {
   const day = image.createdAt.slice(0, 10).replace(/-/g, '');
   return {
-    name: `nimbus-${image.name}-${day}`,
+    name: `nimbus-${instanceStore ? 'instance-store-' : ''}${image.name}-${day}`,
     description: image.description,
     publisher: NIMBUS_PUBLISHER,
     architecture: image.architecture,
     created: new Date(image.createdAt).toISOString(),
-    rootDeviceName: '/dev/xvda',
+    ...(instanceStore ? { rootDeviceType: 'instance-store' as const, rootDeviceName: '/dev/sda1' } : { rootDeviceName: '/dev/xvda' }),
     volumeSize: 1,
     volumeType: 'gp3',
     billing: LINUX,
@@ -106,9 +110,9 @@ function toImage(region: string, spec: ImageSpec, imageId = derivedId('ami', reg
     ImageType: 'machine',
     Name: spec.name,
     Description: spec.description,
-    RootDeviceType: 'ebs',
+    RootDeviceType: spec.rootDeviceType ?? 'ebs',
     RootDeviceName: spec.rootDeviceName,
-    BlockDeviceMappings: [
+    BlockDeviceMappings: spec.rootDeviceType === 'instance-store' ? [{ DeviceName: '/dev/sdb', VirtualName: 'ephemeral0' }] : [
       {
         DeviceName: spec.rootDeviceName,
         Ebs: {
@@ -156,10 +160,12 @@ function build(region: string): RegionCatalogue {
   }
   const local: Image[] = [];
   for (const l of localImages) {
-    const image = Object.freeze(toImage(region, localImageSpec(l), localImageId(region, l.name)));
-    images.push(image);
-    byId.set(image.ImageId!, image);
-    local.push(image);
+    for (const storeBacked of [false, true]) {
+      const image = Object.freeze(toImage(region, localImageSpec(l, storeBacked), localImageId(region, l.name, storeBacked)));
+      images.push(image);
+      byId.set(image.ImageId!, image);
+      local.push(image);
+    }
   }
   images.sort((a, b) => (a.ImageId! < b.ImageId! ? -1 : 1));
   return { images, local, byId, parameters };

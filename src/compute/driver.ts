@@ -10,6 +10,8 @@ export interface InstanceSpec {
   account: string;
   region: string;
   imageId: string;
+  /** The snapshot of the image's root device: an image made from an instance has its root filesystem under that name. */
+  rootSnapshotId?: string;
   instanceType: string;
   vcpus: number;
   memoryMiB: number;
@@ -18,6 +20,14 @@ export interface InstanceSpec {
   hostname: string;
   /** The key pair's OpenSSH public key, installed for the image's default user. */
   publicKey?: string;
+}
+
+export interface InstanceRootVolume {
+  /** The overlay upper directory: what the instance wrote, owned by its host ids. */
+  upper: string;
+  /** The local image it runs. */
+  image: string;
+  idBase: number;
 }
 
 /** The network data plane as the compute driver needs it: plug an instance in before it boots, unplug it when it is gone. */
@@ -51,6 +61,10 @@ export interface ComputeDriver {
   mountNamespace?(instanceId: string): { pid: number; idBase: number } | undefined;
   /** Instances running now (drivers with real instances). */
   runningIds?(): string[];
+  /** An instance's root volume on the host, running or stopped (drivers with real instances). */
+  rootVolume?(instanceId: string): InstanceRootVolume | undefined;
+  /** The local images instances on this host run from (drivers with real instances). */
+  imagesInUse?(): Set<string>;
   /** The console output so far (may be empty). */
   consoleOutput(instanceId: string): Promise<string>;
   close(): Promise<void>;

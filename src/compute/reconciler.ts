@@ -292,6 +292,7 @@ function specOf(scope: Scope, rec: InstanceRecord): InstanceSpec {
     account: scope.account,
     region: scope.region,
     imageId: rec.ImageId,
+    rootSnapshotId: rec.BlockDeviceMappings.find((d) => d.DeviceName === rec.RootDeviceName)?.SnapshotId,
     instanceType: rec.InstanceType,
     vcpus: rec.vcpus,
     memoryMiB: rec.memoryMiB,

@@ -3,13 +3,18 @@
  * converges, one pass at a time:
  *   1. snapshots whose data is pending: captured from their volume's image (frozen while an
  *      instance has it mounted), or from the snapshot the volume came from; copies take their
- *      source's chunks;
+ *      source's chunks. A snapshot of an instance's root volume (CreateImage) also holds that
+ *      root filesystem, as a local image named by the snapshot's id, which instances of an image
+ *      with that root snapshot boot from;
  *   2. volumes attached to running instances: image made, loop device, filesystem mounted inside;
  *      mounts of volumes no longer attached go, and loop devices nothing mounts;
- *   3. data of deleted snapshots and volumes, and chunks no snapshot names.
+ *   3. data of deleted snapshots and volumes, chunks no snapshot names, and root filesystems of
+ *      deleted snapshots no instance runs from.
  * Passes are kicked after commits that may concern storage and run one at a time; each step is
  * idempotent, so a crash mid-pass is made good by the next.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Scope, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import { SNAPSHOT_KIND, type SnapshotRecord } from '../services/ec2/snapshots/record.js';
@@ -18,13 +23,27 @@ import { INSTANCE_KIND, type InstanceRecord } from '../services/ec2/instances/re
 import {
   attachLoop, detachLoop, frozen, loopDevices, mountInto, mountPointFor, mountsOf, unmountFrom, type InstanceMountNamespace, type LoopDevice,
 } from './block-devices.js';
+import type { InstanceRootVolume } from '../compute/driver.js';
+import { ImageStore, type ImageManifest } from '../images/store.js';
+import { captureRoot } from './image-capture.js';
 import { SnapshotData } from './snapshot-data.js';
 import { VolumeImages } from './volume-images.js';
 
-/** What the controller needs of the compute driver: a running instance's mount namespace (ns driver only). */
-export interface RunningInstances {
+/** What the controller needs of a compute driver with real instances (ns). */
+export interface InstanceHost {
   mountNamespace(instanceId: string): InstanceMountNamespace | undefined;
   runningIds(): string[];
+  rootVolume(instanceId: string): InstanceRootVolume | undefined;
+  imagesInUse(): Set<string>;
+}
+
+const run = promisify(execFile);
+
+/** What an image made from another keeps of it: how it boots. */
+function bootSettings(from: ImageManifest, description: string): Omit<ImageManifest, 'name' | 'createdAt' | 'sizeBytes'> {
+  return {
+    description, architecture: from.architecture, init: from.init, stopSignal: from.stopSignal, rebootSignal: from.rebootSignal, packages: from.packages,
+  };
 }
 
 /** Operations after which a pass may have work. */
@@ -45,6 +64,7 @@ interface VolumeMount {
 export class StorageController {
   readonly snapshots: SnapshotData;
   readonly volumes: VolumeImages;
+  private readonly images: ImageStore;
   private running = false;
   private again = false;
   private idle: Promise<void> = Promise.resolve();
@@ -55,12 +75,13 @@ export class StorageController {
     private readonly store: Store,
     private readonly clock: Clock,
     dataDir: string,
-    private readonly instances: RunningInstances | undefined,
+    private readonly instances: InstanceHost | undefined,
     private readonly log: (line: string) => void,
     periodMs = 5000,
   ) {
     this.snapshots = new SnapshotData(dataDir);
     this.volumes = new VolumeImages(dataDir, this.snapshots);
+    this.images = new ImageStore(dataDir);
     // The periodic pass catches instances that came up after the last kick (a start, a reboot).
     if (instances) {
       this.timer = setInterval(() => this.kick(), periodMs);
@@ -145,25 +166,65 @@ export class StorageController {
   ): Promise<void> {
     const volumeById = new Map(volumes.map((v) => [v.doc.VolumeId, v.doc]));
     for (const { scope, doc: snap } of snapshots) {
-      if (!snap.dataPending || this.snapshots.has(snap.SnapshotId)) {
-        if (snap.dataPending) await this.markCaptured(scope, snap.SnapshotId);
-        continue;
+      if (!snap.dataPending) continue;
+      try {
+        if (await this.captureOne(snap, scope, volumeById.get(snap.VolumeId), mounted)) await this.markCaptured(scope, snap.SnapshotId);
+      } catch (err) {
+        this.log(`nimbus: storage: cannot take ${snap.SnapshotId}: ${(err as Error).message}`); // tried again next pass
       }
-      if (snap.SourceSnapshotId) {
-        if (!this.snapshots.has(snap.SourceSnapshotId)) continue; // its source is not captured yet
-        await this.snapshots.copy(snap.SourceSnapshotId, snap.SnapshotId, snap.Encrypted);
-      } else {
-        const vol = volumeById.get(snap.VolumeId);
-        const image = vol && this.volumes.has(vol.VolumeId) ? this.volumes.path(vol.VolumeId) : undefined;
-        const fromSnapshot = vol?.SnapshotId && this.snapshots.has(vol.SnapshotId) ? vol.SnapshotId : undefined;
-        const wrappedKey = vol?.Encrypted ? this.volumes.keyOf(vol.VolumeId) : undefined;
-        const capture = () => this.snapshots.capture(snap.SnapshotId, { image, sizeGiB: snap.VolumeSize, fromSnapshot, wrappedKey });
-        const where = vol ? mounted.get(vol.VolumeId) : undefined;
-        const m = await (where ? frozen(where.ns, where.target, capture) : capture());
-        this.log(`nimbus: storage: ${snap.SnapshotId} of ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new (${m.addedBytes} bytes stored)`);
-      }
-      await this.markCaptured(scope, snap.SnapshotId);
     }
+  }
+
+  /** Takes one snapshot's data; false when it must wait (a copy whose source is not taken yet). */
+  private async captureOne(snap: SnapshotRecord, scope: Scope, vol: VolumeRecord | undefined, mounted: Map<string, VolumeMount>): Promise<boolean> {
+    if (this.snapshots.has(snap.SnapshotId)) return true; // taken, not yet marked (a crash in between)
+    if (snap.SourceSnapshotId) {
+      if (!this.snapshots.has(snap.SourceSnapshotId)) return false;
+      if (this.images.get(snap.SourceSnapshotId)) await this.copyRootImage(snap.SourceSnapshotId, snap.SnapshotId);
+      await this.snapshots.copy(snap.SourceSnapshotId, snap.SnapshotId, snap.Encrypted);
+      return true;
+    }
+    const root = vol ? await this.rootVolumeOf(scope, vol) : undefined;
+    if (root) await this.captureRootImage(snap.SnapshotId, root);
+    const image = vol && this.volumes.has(vol.VolumeId) ? this.volumes.path(vol.VolumeId) : undefined;
+    const fromSnapshot = vol?.SnapshotId && this.snapshots.has(vol.SnapshotId) ? vol.SnapshotId : undefined;
+    const wrappedKey = vol?.Encrypted ? this.volumes.keyOf(vol.VolumeId) : undefined;
+    const capture = () => this.snapshots.capture(snap.SnapshotId, { image, sizeGiB: snap.VolumeSize, fromSnapshot, wrappedKey });
+    const where = vol ? mounted.get(vol.VolumeId) : undefined;
+    const m = await (where ? frozen(where.ns, where.target, capture) : capture());
+    this.log(`nimbus: storage: ${snap.SnapshotId} of ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new (${m.addedBytes} bytes stored)`);
+    return true;
+  }
+
+  /** The root volume on this host of the instance the volume is the root device of, if it is one. */
+  private async rootVolumeOf(scope: Scope, vol: VolumeRecord): Promise<InstanceRootVolume | undefined> {
+    if (!this.instances) return undefined;
+    for (const a of vol.Attachments) {
+      const inst = await this.store.get<InstanceRecord>(INSTANCE_KIND, scope, a.InstanceId);
+      if (inst && inst.RootDeviceName === a.Device) return this.instances.rootVolume(a.InstanceId);
+    }
+    return undefined;
+  }
+
+  /** The instance's root filesystem now, as the local image `name` (its boot settings those of the image it runs). */
+  private async captureRootImage(name: string, root: InstanceRootVolume): Promise<void> {
+    const from = this.images.get(root.image);
+    if (!from) throw new Error(`the image ${root.image} an instance runs is not on this host`);
+    const t0 = Date.now();
+    const m = await this.images.install(name, async (rootfs) => {
+      await captureRoot({ upper: root.upper, lower: this.images.rootfs(root.image), idBase: root.idBase, dest: rootfs });
+      return bootSettings(from, `made from an instance of ${from.name}`);
+    });
+    this.log(`nimbus: storage: ${name}: root filesystem of an instance of ${from.name} (${m.sizeBytes} bytes, ${Date.now() - t0} ms)`);
+  }
+
+  /** CopySnapshot of a root snapshot: the copy's root filesystem shares the source's files (hard links; images are never written). */
+  private async copyRootImage(from: string, to: string): Promise<void> {
+    const source = this.images.get(from)!;
+    await this.images.install(to, async (rootfs) => {
+      await run('cp', ['-al', `${this.images.rootfs(from)}/.`, rootfs]);
+      return bootSettings(source, source.description);
+    });
   }
 
   private async markCaptured(scope: Scope, snapshotId: string): Promise<void> {
@@ -233,5 +294,9 @@ export class StorageController {
     if (removed) this.snapshots.sweepChunks();
     const volIds = new Set(volumes.map((v) => v.doc.VolumeId));
     for (const id of this.volumes.list()) if (!volIds.has(id) && !loops.has(id)) this.volumes.remove(id);
+    const inUse = this.instances?.imagesInUse() ?? new Set<string>();
+    for (const m of this.images.list()) {
+      if (m.name.startsWith('snap-') && !snapIds.has(m.name) && !inUse.has(m.name)) this.images.remove(m.name);
+    }
   }
 }

@@ -19,7 +19,7 @@ import { chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ImageStore } from '../../images/store.js';
-import type { ActualState, ComputeDriver, InstanceNetwork, InstanceSpec } from '../driver.js';
+import type { ActualState, ComputeDriver, InstanceNetwork, InstanceRootVolume, InstanceSpec } from '../driver.js';
 import { cgroupDirs, detectCgroups, type CgroupInfo } from './cgroups.js';
 import { Crun, crunVersion, IDMAP_HELPER, type CrunState } from './crun.js';
 import { IdRanges, IDS_PER_INSTANCE, isIdBase } from './id-ranges.js';
@@ -196,6 +196,24 @@ export class NsDriver implements ComputeDriver {
     return isIdBase(idBase) ? { pid: this.inits.get(id)!.pid, idBase } : undefined;
   }
 
+  rootVolume(id: string): InstanceRootVolume | undefined {
+    if (!validInstanceId(id)) return undefined;
+    const f = this.files(id);
+    const rec = readRecord(f);
+    return rec && isIdBase(rec.idBase) && existsSync(f.upper) ? { upper: f.upper, image: rec.image, idBase: rec.idBase } : undefined;
+  }
+
+  imagesInUse(): Set<string> {
+    const dir = join(this.dataDir, 'instances');
+    const used = new Set<string>();
+    if (!existsSync(dir)) return used;
+    for (const name of readdirSync(dir)) {
+      const image = validInstanceId(name) ? readRecord(this.files(name))?.image : undefined;
+      if (image) used.add(image);
+    }
+    return used;
+  }
+
   /** The instances whose init this driver saw start and which still run. */
   runningIds(): string[] {
     return [...this.inits.keys()].filter((id) => this.initAlive(id));
@@ -289,7 +307,8 @@ export class NsDriver implements ComputeDriver {
       }
       if (st) await this.crun.delete(cid, true);
 
-      const imageName = this.resolveImageName(spec.imageId);
+      // An image made from an instance has its root filesystem under its root snapshot's id.
+      const imageName = spec.rootSnapshotId && this.images.get(spec.rootSnapshotId) ? spec.rootSnapshotId : this.resolveImageName(spec.imageId);
       const manifest = imageName ? this.images.get(imageName) : undefined;
       if (!manifest) {
         const names = this.images.list().map((m) => (m.imageId ? `${m.name} (${m.imageId})` : m.name));

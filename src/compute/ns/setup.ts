@@ -40,7 +40,9 @@ function publish(images: ImageStore): Map<string, string> {
   const manifests = images.list();
   publishLocalImages(manifests.map((m) => ({ name: m.name, description: m.description, architecture: m.architecture, createdAt: m.createdAt })));
   const byAmi = new Map<string, string>();
-  for (const region of REGION_NAMES) for (const m of manifests) byAmi.set(localImageId(region, m.name), m.name);
+  for (const region of REGION_NAMES) {
+    for (const m of manifests) for (const storeBacked of [false, true]) byAmi.set(localImageId(region, m.name, storeBacked), m.name);
+  }
   return byAmi;
 }
 

@@ -1,0 +1,59 @@
+/**
+ * An image's root filesystem made from an instance's (CreateImage): the instance's root volume
+ * (its overlay upper dir, owned by its host id range) laid over the image it was launched from,
+ * read through a read-only overlay in a private mount namespace and copied out with the ids an
+ * image has (its range's first id as 0 again). Host keys go, as EC2 advises for AMIs: each
+ * instance of the new image makes its own at boot.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { IDMAP_HELPER } from '../compute/ns/crun.js';
+import { IDS_PER_INSTANCE } from '../compute/ns/id-ranges.js';
+
+const run = promisify(execFile);
+const UPPER_STAGING = '/run/nimbus/capture-upper';
+const MERGED_STAGING = '/run/nimbus/capture';
+
+/** Per-instance secrets an image must not carry (relative to the root; a trailing `*` is a prefix). */
+const PER_INSTANCE = ['etc/ssh/ssh_host_*', 'etc/dropbear/dropbear_*', 'var/lib/nimbus/shutdown-intent'];
+
+export interface RootCapture {
+  /** The instance's root volume (overlay upper dir). */
+  upper: string;
+  /** The root filesystem of the image it runs. */
+  lower: string;
+  idBase: number;
+  /** An empty directory to fill. */
+  dest: string;
+}
+
+export async function captureRoot(c: RootCapture): Promise<void> {
+  for (const p of [c.upper, c.lower]) if (/[,:\\\s]/.test(p)) throw new Error(`path not usable in overlayfs options: ${p}`);
+  mkdirSync(UPPER_STAGING, { recursive: true, mode: 0o700 });
+  mkdirSync(MERGED_STAGING, { recursive: true, mode: 0o700 });
+  const script = [
+    'set -e',
+    '"$1" --reverse "$2" "$3" "$4" "$5"',
+    'mount -t overlay overlay -o "ro,lowerdir=$3:$6" "$7"',
+    'cp -a "$7/." "$8/"',
+  ].join('\n');
+  await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-capture',
+    IDMAP_HELPER, c.upper, UPPER_STAGING, String(c.idBase), String(IDS_PER_INSTANCE), c.lower, MERGED_STAGING, c.dest], { maxBuffer: 16 * 1024 * 1024 });
+  for (const pattern of PER_INSTANCE) removeMatching(c.dest, pattern);
+}
+
+function removeMatching(root: string, pattern: string): void {
+  const slash = pattern.lastIndexOf('/');
+  const dir = join(root, pattern.slice(0, slash));
+  const name = pattern.slice(slash + 1);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = name.endsWith('*') ? name.slice(0, -1) : undefined;
+  for (const e of entries) if (prefix !== undefined ? e.startsWith(prefix) : e === name) rmSync(join(dir, e), { force: true, recursive: true });
+}

@@ -3,13 +3,13 @@
  * sparse image on a loop device whose ext4 filesystem appears, hot-attached, inside the running
  * instance at /mnt/<device>; what one instance writes there another reads after detach and attach;
  * snapshots store only the chunks earlier snapshots lack; a volume restored from a snapshot holds
- * its data; an encrypted volume and its snapshots hold no plaintext on the host's disk; and nothing
+ * its data; instance store comes with the instance type, survives a reboot, not a stop; an encrypted volume and its snapshots hold no plaintext on the host's disk; and nothing
  * is left on the host. Needs root (CI runs as root).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NsDriver } from '../src/compute/ns/driver.js';
@@ -157,6 +157,31 @@ describe('EBS volumes and snapshots with the ns driver', { skip, timeout: 300_00
     await mountInside(b, '/mnt/sdj');
     assert.equal(await sh(b, `sha256sum /mnt/sdj/${marker}-dir/file | cut -d" " -f1`), sum);
     assert.equal(hostFind(join(api.dataDir, 'volumes', `${restored}.img`), marker), false);
+  });
+
+  it('gives an instance type with instance storage its disks, kept across a reboot and fresh after a stop', async () => {
+    const c = api.aws(['ec2', 'run-instances', '--image-id', api.amiId, '--instance-type', 'm5d.large']).Instances[0].InstanceId as string;
+    await api.waitFor('running', c);
+    assert.match(await mountInside(c, '/mnt/ephemeral0'), / ext4 /);
+    const sizeGiB = Number(await sh(c, "df -k /mnt/ephemeral0 | tail -1 | awk '{print $2}'")) / 1024 ** 2;
+    assert.ok(sizeGiB > 70 && sizeGiB <= 75, `m5d.large's 75 GB disk: ${sizeGiB} GiB`);
+    await sh(c, 'echo scratch > /mnt/ephemeral0/file && sync');
+    const pid = api.initPid(c);
+    api.aws(['ec2', 'reboot-instances', '--instance-ids', c]);
+    const end = Date.now() + 30_000;
+    while ((api.initPid(c) ?? pid) === pid && Date.now() < end) await sleep(100);
+    await mountInside(c, '/mnt/ephemeral0');
+    assert.equal(await sh(c, 'cat /mnt/ephemeral0/file'), 'scratch', 'a reboot keeps the instance store');
+    api.aws(['ec2', 'stop-instances', '--instance-ids', c]);
+    await api.waitFor('stopped', c);
+    api.aws(['ec2', 'start-instances', '--instance-ids', c]);
+    await api.waitFor('running', c);
+    await mountInside(c, '/mnt/ephemeral0');
+    assert.equal(await sh(c, 'test -e /mnt/ephemeral0/file && echo kept || echo gone'), 'gone', 'a stop and start gives a fresh disk');
+    await api.terminate(c);
+    const gone = Date.now() + 20_000;
+    while (existsSync(join(api.dataDir, 'ephemeral', c)) && Date.now() < gone) await sleep(200);
+    assert.equal(existsSync(join(api.dataDir, 'ephemeral', c)), false, 'its disks are deleted');
   });
 
   it('leaves no loop device behind once its instances and volumes are gone', async () => {

@@ -58,7 +58,7 @@ export interface ComputeDriver {
    */
   onChange?(listener: (instanceId: string) => void): void;
   /** A running instance's init and host id range, for mounts made into it (drivers with real instances). */
-  mountNamespace?(instanceId: string): { pid: number; idBase: number } | undefined;
+  mountNamespace?(instanceId: string): { pid: number; idBase: number; startedAt?: string } | undefined;
   /** Instances running now (drivers with real instances). */
   runningIds?(): string[];
   /** An instance's root volume on the host, running or stopped (drivers with real instances). */

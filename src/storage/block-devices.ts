@@ -30,6 +30,8 @@ export interface LoopDevice {
 export interface InstanceMountNamespace {
   pid: number;
   idBase: number;
+  /** When the driver last started it (a reboot keeps it): the boot its instance store belongs to. */
+  startedAt?: string;
 }
 
 /** `/dev/sdf` → `/mnt/sdf`; `xvdf` → `/mnt/xvdf`. */

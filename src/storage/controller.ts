@@ -8,12 +8,15 @@
  *      with that root snapshot boot from;
  *   2. volumes attached to running instances: image made, loop device, filesystem mounted inside;
  *      mounts of volumes no longer attached go, and loop devices nothing mounts;
- *   3. data of deleted snapshots and volumes, chunks no snapshot names, and root filesystems of
+ *   3. instance store: fresh disks for each start of an instance whose type has them, mounted
+ *      inside; the disks of stopped and gone instances deleted;
+ *   4. data of deleted snapshots and volumes, chunks no snapshot names, and root filesystems of
  *      deleted snapshots no instance runs from.
  * Passes are kicked after commits that may concern storage and run one at a time; each step is
  * idempotent, so a crash mid-pass is made good by the next.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Scope, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
@@ -25,6 +28,8 @@ import {
 } from './block-devices.js';
 import type { InstanceRootVolume } from '../compute/driver.js';
 import { ImageStore, type ImageManifest } from '../images/store.js';
+import { instanceType } from '../catalog/instance-types.js';
+import { EphemeralDisks, ephemeralMountPoint } from './ephemeral.js';
 import { captureRoot } from './image-capture.js';
 import { SnapshotData } from './snapshot-data.js';
 import { VolumeImages } from './volume-images.js';
@@ -65,6 +70,7 @@ export class StorageController {
   readonly snapshots: SnapshotData;
   readonly volumes: VolumeImages;
   private readonly images: ImageStore;
+  private readonly ephemeral: EphemeralDisks;
   private running = false;
   private again = false;
   private idle: Promise<void> = Promise.resolve();
@@ -82,6 +88,7 @@ export class StorageController {
     this.snapshots = new SnapshotData(dataDir);
     this.volumes = new VolumeImages(dataDir, this.snapshots);
     this.images = new ImageStore(dataDir);
+    this.ephemeral = new EphemeralDisks(dataDir);
     // The periodic pass catches instances that came up after the last kick (a start, a reboot).
     if (instances) {
       this.timer = setInterval(() => this.kick(), periodMs);
@@ -132,7 +139,10 @@ export class StorageController {
     const mounted = this.instances ? this.mountedVolumes(loops) : new Map<string, VolumeMount>();
 
     await this.captureSnapshots(snapshots, volumes, mounted);
-    if (this.instances) await this.attachVolumes(volumes, loops, mounted);
+    if (this.instances) {
+      await this.attachVolumes(volumes, loops, mounted);
+      await this.instanceStores(this.instances);
+    }
     this.collect(snapshots, volumes, loops);
   }
 
@@ -279,6 +289,42 @@ export class StorageController {
       } catch (err) {
         this.log(`nimbus: storage: cannot attach ${volumeId} to ${w.instanceId}: ${(err as Error).message}`);
       }
+    }
+  }
+
+  private async instanceStores(host: InstanceHost): Promise<void> {
+    const running = host.runningIds();
+    const disks = this.ephemeral.list();
+    if (!running.length && !disks.size) return;
+    const records = new Map((await this.store.listAll<InstanceRecord>(INSTANCE_KIND)).map((e) => [e.doc.InstanceId, e.doc]));
+    const loops = new Map((await loopDevices()).map((l) => [l.backingFile, l]));
+    for (const id of running) {
+      const rec = records.get(id);
+      const ns = host.mountNamespace(id);
+      if (!rec || !ns?.startedAt) continue;
+      const sizes = (instanceType(rec.InstanceType)?.InstanceStorageInfo?.Disks ?? []).flatMap((d) => Array<number>(d.Count ?? 0).fill(d.SizeInGB ?? 0));
+      for (const [index, sizeGiB] of sizes.entries()) {
+        try {
+          const image = await this.ephemeral.ensure(id, ns.startedAt, index, sizeGiB);
+          const loop = loops.get(image) ?? (await attachLoop(image));
+          if (mountsOf(ns.pid, new Set([loop.devno])).size) continue;
+          await mountInto(ns, loop, ephemeralMountPoint(index));
+          this.log(`nimbus: storage: instance store ${index} of ${id} (${sizeGiB} GB) at ${ephemeralMountPoint(index)}`);
+        } catch (err) {
+          this.log(`nimbus: storage: cannot give ${id} its instance store ${index}: ${(err as Error).message}`);
+        }
+      }
+    }
+    // A stopped instance's instance store is gone, as is a terminated one's; disks of an earlier boot too.
+    for (const [id, files] of this.ephemeral.list()) {
+      const state = records.get(id)?.state;
+      const keep = state !== undefined && !['stopping', 'stopped', 'shutting-down', 'terminated'].includes(state);
+      for (const l of loops.values()) {
+        if ((!keep && files.includes(l.backingFile)) || (l.backingFile.startsWith(`${this.ephemeral.root}/${id}/`) && !existsSync(l.backingFile))) {
+          await detachLoop(l.device);
+        }
+      }
+      if (!keep) this.ephemeral.remove(id);
     }
   }
 

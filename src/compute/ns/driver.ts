@@ -190,10 +190,10 @@ export class NsDriver implements ComputeDriver {
   }
 
   /** A running instance's init and id range, for mounts made into its namespace (the storage data plane). */
-  mountNamespace(id: string): { pid: number; idBase: number } | undefined {
+  mountNamespace(id: string): { pid: number; idBase: number; startedAt?: string } | undefined {
     if (!this.initAlive(id) || this.stopping.has(id) || this.destroying.has(id)) return undefined;
-    const idBase = readRecord(this.files(id))?.idBase;
-    return isIdBase(idBase) ? { pid: this.inits.get(id)!.pid, idBase } : undefined;
+    const rec = readRecord(this.files(id));
+    return rec && isIdBase(rec.idBase) ? { pid: this.inits.get(id)!.pid, idBase: rec.idBase, startedAt: rec.lastStartedAt } : undefined;
   }
 
   rootVolume(id: string): InstanceRootVolume | undefined {

@@ -47,6 +47,7 @@ export async function startInstances(input: StartInstancesRequest, ctx: RequestC
     StartingInstances: await transition(ctx, recs, async (r) => {
       if (r.state !== 'stopped') return;
       r.state = 'pending';
+      r.LaunchTime = ctx.now().toISOString(); // EC2's LaunchTime is that of the last start
       r.StateTransitionReason = '';
       r.StateReason = PENDING_REASON;
       await assignPublicAddresses(ctx.store, ctx.scope, r, ctx.plane.config.publicPool);

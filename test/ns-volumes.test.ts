@@ -95,6 +95,12 @@ describe('EBS volumes and snapshots with the ns driver', { skip, timeout: 300_00
     await untilVolume(volume, 'in-use');
   });
 
+  it('grows the volume with ModifyVolume; its filesystem follows (online where the host allows, else at the next attach)', async () => {
+    api.aws(['ec2', 'modify-volume', '--volume-id', volume, '--size', '2']);
+    assert.equal(api.aws(['ec2', 'describe-volumes', '--volume-ids', volume]).Volumes[0].Size, 2);
+    assert.equal(await sh(a, 'cat /mnt/sdf/hello'), token, 'its files are still there');
+  });
+
   it('reads back in another instance what the first wrote, after detach and attach', async () => {
     api.aws(['ec2', 'detach-volume', '--volume-id', volume]);
     await mountInside(a, '/mnt/sdf', false);
@@ -102,6 +108,8 @@ describe('EBS volumes and snapshots with the ns driver', { skip, timeout: 300_00
     api.aws(['ec2', 'attach-volume', '--volume-id', volume, '--instance-id', b, '--device', '/dev/sdg']);
     await mountInside(b, '/mnt/sdg');
     assert.equal(await sh(b, 'cat /mnt/sdg/hello'), token);
+    const kib = Number(await sh(b, "df -k /mnt/sdg | tail -1 | awk '{print $2}'"));
+    assert.ok(kib > 1.9 * 1024 ** 2 && kib <= 2 * 1024 ** 2, `the grown 2 GiB filesystem: ${kib} KiB`);
     // Its root owns the file, though another range of host ids is B's.
     assert.equal(await sh(b, 'stat -c %u:%g /mnt/sdg/hello'), '0:0');
   });
@@ -122,7 +130,7 @@ describe('EBS volumes and snapshots with the ns driver', { skip, timeout: 300_00
 
     const sum = await sh(b, 'sha256sum /mnt/sdg/data | cut -d" " -f1');
     const restored = api.aws(['ec2', 'create-volume', '--snapshot-id', second.id, '--availability-zone', zone]).VolumeId as string;
-    assert.equal(api.aws(['ec2', 'describe-volumes', '--volume-ids', restored]).Volumes[0].Size, 1, 'the snapshot\'s size');
+    assert.equal(api.aws(['ec2', 'describe-volumes', '--volume-ids', restored]).Volumes[0].Size, 2, 'the snapshot\'s size');
     await untilVolume(restored, 'available');
     api.aws(['ec2', 'attach-volume', '--volume-id', restored, '--instance-id', a, '--device', '/dev/sdh']);
     await mountInside(a, '/mnt/sdh');

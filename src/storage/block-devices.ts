@@ -116,6 +116,19 @@ export async function unmountFrom(ns: InstanceMountNamespace, target: string, fo
   }
 }
 
+/**
+ * Grows a mounted volume's filesystem to its loop device's new size (its image was made longer):
+ * the loop device reads its size again, and resize2fs grows ext4 online through a second mount of
+ * it in a private namespace (the instance's mount is of the same filesystem). That takes
+ * CAP_SYS_RESOURCE, which some hosts withhold even from root: there it fails, and the filesystem
+ * grows offline when the volume is next attached (VolumeImages.ensure).
+ */
+export async function growMounted(loop: LoopDevice): Promise<void> {
+  await run('losetup', ['--set-capacity', loop.device]);
+  mkdirSync(STAGING, { recursive: true, mode: 0o700 });
+  await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t ext4 "$1" "$2" && resize2fs "$1"', 'nimbus-grow', loop.device, STAGING]);
+}
+
 /** Runs `fn` with the filesystem at `target` in the instance frozen (a consistent image to read). */
 export async function frozen<T>(ns: InstanceMountNamespace, target: string, fn: () => Promise<T>): Promise<T> {
   await run('nsenter', ['-t', String(ns.pid), '-m', 'fsfreeze', '--freeze', target]);

@@ -24,7 +24,7 @@ import { SNAPSHOT_KIND, type SnapshotRecord } from '../services/ec2/snapshots/re
 import { attachmentsOf, VOLUME_KIND, type VolumeRecord } from '../services/ec2/volumes/record.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../services/ec2/instances/record.js';
 import {
-  attachLoop, detachLoop, frozen, loopDevices, mountInto, mountPointFor, mountsOf, unmountFrom, type InstanceMountNamespace, type LoopDevice,
+  attachLoop, detachLoop, frozen, growMounted, loopDevices, mountInto, mountPointFor, mountsOf, unmountFrom, type InstanceMountNamespace, type LoopDevice,
 } from './block-devices.js';
 import type { InstanceRootVolume } from '../compute/driver.js';
 import { ImageStore, type ImageManifest } from '../images/store.js';
@@ -32,7 +32,7 @@ import { instanceType } from '../catalog/instance-types.js';
 import { EphemeralDisks, ephemeralMountPoint } from './ephemeral.js';
 import { captureRoot } from './image-capture.js';
 import { SnapshotData } from './snapshot-data.js';
-import { VolumeImages } from './volume-images.js';
+import { growImage, VolumeImages } from './volume-images.js';
 
 /** What the controller needs of a compute driver with real instances (ns). */
 export interface InstanceHost {
@@ -277,7 +277,16 @@ export class StorageController {
       loops.delete(volumeId);
     }
     for (const [volumeId, w] of wanted) {
-      if (mounted.has(volumeId)) continue;
+      if (mounted.has(volumeId)) {
+        const loop = loops.get(volumeId);
+        if (loop && (await growImage(this.volumes.path(volumeId), w.vol.Size))) {
+          await growMounted(loop).then(
+            () => this.log(`nimbus: storage: ${volumeId} grown to ${w.vol.Size} GiB in ${w.instanceId}`),
+            () => this.log(`nimbus: storage: ${volumeId} is ${w.vol.Size} GiB; its filesystem grows when it is next attached (no online resize on this host)`),
+          );
+        }
+        continue;
+      }
       const ns = this.instances!.mountNamespace(w.instanceId);
       if (!ns) continue;
       try {

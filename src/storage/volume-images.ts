@@ -66,17 +66,20 @@ export class VolumeImages {
       if (v.snapshotId && this.snapshots.has(v.snapshotId)) await this.snapshots.restore(v.snapshotId, file, v.sizeGiB);
       else await this.blank(file, v.sizeGiB);
     }
-    const fh = await open(file, 'r+');
-    try {
-      if ((await fh.stat()).size < v.sizeGiB * GIB) await fh.truncate(v.sizeGiB * GIB);
-    } finally {
-      await fh.close();
-    }
+    await growImage(file, v.sizeGiB);
     if (!(await filesystemType(file))) {
       await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1', ...(wrapped ? ['-O', 'encrypt'] : []), file]);
     }
+    let fs = await ext4Info(file);
+    if (fs.bytes < v.sizeGiB * GIB) {
+      // ModifyVolume made it larger since it was last mounted (or while it was, where the host may
+      // not resize online): its filesystem grows now, offline.
+      await run('e2fsck', ['-f', '-p', file]).catch(() => {}); // resize2fs wants a freshly checked filesystem
+      await run('resize2fs', [file]);
+      fs = await ext4Info(file);
+    }
     // A volume restored from an unencrypted snapshot keeps that snapshot's filesystem, without encryption.
-    const dataKey = wrapped && (await hasEncryption(file)) ? this.snapshots.keys.unwrap(wrapped) : undefined;
+    const dataKey = wrapped && fs.features.includes('encrypt') ? this.snapshots.keys.unwrap(wrapped) : undefined;
     return { image: file, dataKey };
   }
 
@@ -107,10 +110,23 @@ export class VolumeImages {
   }
 }
 
-/** Whether the ext4 filesystem on the image has the `encrypt` feature. */
-async function hasEncryption(image: string): Promise<boolean> {
+/** Makes the image `sizeGiB` long if it is shorter (ModifyVolume); whether it grew. */
+export async function growImage(file: string, sizeGiB: number): Promise<boolean> {
+  const fh = await open(file, 'r+');
+  try {
+    if ((await fh.stat()).size >= sizeGiB * GIB) return false;
+    await fh.truncate(sizeGiB * GIB);
+    return true;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The ext4 filesystem's features and size, from its superblock. */
+async function ext4Info(image: string): Promise<{ features: string[]; bytes: number }> {
   const { stdout } = await run('dumpe2fs', ['-h', image], { maxBuffer: 4 * 1024 * 1024 }).catch(() => ({ stdout: '' }));
-  return /^Filesystem features:.*\bencrypt\b/m.test(stdout);
+  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
+  return { features: field('Filesystem features').split(/\s+/), bytes: Number(field('Block count')) * Number(field('Block size')) };
 }
 
 /** The filesystem on an image or device (blkid's probe), or undefined when it has none. */

@@ -114,6 +114,17 @@ describe('EBS volumes and snapshots with the ns driver', { skip, timeout: 300_00
     assert.equal(await sh(b, 'stat -c %u:%g /mnt/sdg/hello'), '0:0');
   });
 
+  it('keeps the attachment through a kill -9 of the server, and a later snapshot and detach find it as it is', async () => {
+    const loopsBefore = api.loopDevices();
+    await api.nimbus.kill9();
+    assert.equal(await sh(b, 'cat /mnt/sdg/hello'), token, 'the instance keeps its volume while the server is down');
+    await api.startServer();
+    await sleep(500); // a pass of the restarted controller
+    assert.deepEqual(api.loopDevices(), loopsBefore, 'no loop device made again or lost');
+    const mounts = (await sh(b, 'cat /proc/mounts')).split('\n').filter((l) => l.split(' ')[1] === '/mnt/sdg');
+    assert.equal(mounts.length, 1, 'mounted once, not again on top');
+  });
+
   it('stores only changed chunks in a later snapshot, and restores a volume from it with the same data', async () => {
     await sh(b, 'dd if=/dev/urandom of=/mnt/sdg/data bs=1M count=4 2>/dev/null && sync');
     const first = await snapshot(volume);

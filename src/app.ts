@@ -58,7 +58,7 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   }
   const base = { config, store, clock, driver };
   const reconciler = new InstanceReconciler(base, driver.name === 'ns' ? { pollMs: NS_POLL_MS } : {});
-  const storage = new StorageController(store, clock, config.dataDir, driver.mountNamespace && driver.runningIds && driver.rootVolume && driver.imagesInUse ? (driver as InstanceHost) : undefined, log);
+  const storage = new StorageController(store, clock, config.dataDir, driver.mountNamespace && driver.runningIds && driver.rootVolume && driver.imagesInUse && driver.beforeDestroy ? (driver as InstanceHost) : undefined, log);
   const plane: ControlPlane = {
     ...base,
     kick: () => reconciler.kick(),

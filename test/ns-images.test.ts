@@ -83,6 +83,32 @@ describe('AMIs made from real instances', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(readdirSync(join(api.dataDir, 'images', rootSnapshot, 'rootfs', 'etc', 'dropbear')), [], 'no host keys in the image');
   });
 
+  it('gives the root snapshot the root filesystem as blocks, and keeps a root volume with DeleteOnTermination false', async () => {
+    const described = cli(['ec2', 'describe-images', '--image-ids', image]).Images[0];
+    const rootSnapshot = described.BlockDeviceMappings.find((m: any) => m.DeviceName === described.RootDeviceName).Ebs.SnapshotId;
+    const zone = cli(['ec2', 'describe-instances', '--instance-ids', source]).Reservations[0].Instances[0].Placement.AvailabilityZone;
+    const fromRoot = cli(['ec2', 'create-volume', '--snapshot-id', rootSnapshot, '--availability-zone', zone]).VolumeId;
+    await until(`${fromRoot} available`, () => cli(['ec2', 'describe-volumes', '--volume-ids', fromRoot]).Volumes[0].State === 'available');
+    cli(['ec2', 'attach-volume', '--volume-id', fromRoot, '--instance-id', source, '--device', '/dev/sdf']);
+    const mounted = async () => (await driver.exec(source, ['cat', '/mnt/sdf/opt/custom'])).stdout.trim() === token;
+    for (let i = 0; i < 100 && !(await mounted()); i++) await sleep(200);
+    assert.equal(await sh(source, 'cat /mnt/sdf/opt/custom'), token, 'a volume from the root snapshot holds the root\'s files');
+    assert.equal(await sh(source, 'stat -c %u:%g /mnt/sdf/home/app/file'), '1000:1000');
+
+    const kept = cli(['ec2', 'run-instances', '--image-id', api.amiId, '--instance-type', 't3.micro',
+      '--block-device-mappings', 'DeviceName=/dev/xvda,Ebs={DeleteOnTermination=false}']).Instances[0].InstanceId as string;
+    await until(`${kept} running`, () => cli(['ec2', 'describe-instances', '--instance-ids', kept]).Reservations[0].Instances[0].State.Name === 'running');
+    await sh(kept, `echo ${token}-root > /root/left && sync`);
+    const rootVolume = cli(['ec2', 'describe-instances', '--instance-ids', kept]).Reservations[0].Instances[0].BlockDeviceMappings[0].Ebs.VolumeId;
+    cli(['ec2', 'terminate-instances', '--instance-ids', kept]);
+    await until(`${rootVolume} available`, () => cli(['ec2', 'describe-volumes', '--volume-ids', rootVolume]).Volumes[0].State === 'available');
+    await until(`${kept} terminated`, () => cli(['ec2', 'describe-instances', '--instance-ids', kept]).Reservations[0].Instances[0].State.Name === 'terminated');
+    cli(['ec2', 'attach-volume', '--volume-id', rootVolume, '--instance-id', source, '--device', '/dev/sdg']);
+    const readable = async () => (await driver.exec(source, ['cat', '/mnt/sdg/root/left'])).stdout.trim() === `${token}-root`;
+    for (let i = 0; i < 100 && !(await readable()); i++) await sleep(200);
+    assert.equal(await sh(source, 'cat /mnt/sdg/root/left'), `${token}-root`, 'the old root volume holds what its instance wrote');
+  });
+
   it('copies the image to another region, where the copy boots and the source id is unknown', async () => {
     copy = cli(['ec2', 'copy-image', '--source-image-id', image, '--source-region', 'us-east-1', '--name', `copy-${token}`], { region: 'us-west-2' }).ImageId;
     await until(`${copy} available`, () => imageState(copy, 'us-west-2') === 'available');

@@ -65,6 +65,8 @@ export interface ComputeDriver {
   rootVolume?(instanceId: string): InstanceRootVolume | undefined;
   /** The local images instances on this host run from (drivers with real instances). */
   imagesInUse?(): Set<string>;
+  /** Calls `hook` with an instance's root volume just before destroy() removes it (drivers with real instances). */
+  beforeDestroy?(hook: (instanceId: string, root: InstanceRootVolume) => Promise<void>): void;
   /** The console output so far (may be empty). */
   consoleOutput(instanceId: string): Promise<string>;
   close(): Promise<void>;

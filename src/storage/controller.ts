@@ -16,7 +16,8 @@
  * idempotent, so a crash mid-pass is made good by the next.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Scope, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
@@ -30,7 +31,7 @@ import type { InstanceRootVolume } from '../compute/driver.js';
 import { ImageStore, type ImageManifest } from '../images/store.js';
 import { instanceType } from '../catalog/instance-types.js';
 import { EphemeralDisks, ephemeralMountPoint } from './ephemeral.js';
-import { captureRoot } from './image-capture.js';
+import { captureRoot, filesystemImageOf } from './image-capture.js';
 import { SnapshotData } from './snapshot-data.js';
 import { growImage, VolumeImages } from './volume-images.js';
 
@@ -40,6 +41,7 @@ export interface InstanceHost {
   runningIds(): string[];
   rootVolume(instanceId: string): InstanceRootVolume | undefined;
   imagesInUse(): Set<string>;
+  beforeDestroy(hook: (instanceId: string, root: InstanceRootVolume) => Promise<void>): void;
 }
 
 const run = promisify(execFile);
@@ -93,6 +95,7 @@ export class StorageController {
     if (instances) {
       this.timer = setInterval(() => this.kick(), periodMs);
       this.timer.unref();
+      instances.beforeDestroy((id, root) => this.keepRoot(id, root));
     }
     this.kick();
   }
@@ -195,7 +198,20 @@ export class StorageController {
       return true;
     }
     const root = vol ? await this.rootVolumeOf(scope, vol) : undefined;
-    if (root) await this.captureRootImage(snap.SnapshotId, root);
+    if (root) {
+      // Its blocks too: an ext4 image of that root filesystem, so a volume made from the snapshot holds its files.
+      await this.captureRootImage(snap.SnapshotId, root);
+      const blocks = join(this.images.dir, `.${snap.SnapshotId}.img`);
+      try {
+        await filesystemImageOf(this.images.rootfs(snap.SnapshotId), snap.VolumeSize, blocks);
+        const wrappedKey = vol!.Encrypted ? this.volumes.wrappedKey({ volumeId: vol!.VolumeId, sizeGiB: vol!.Size, encrypted: true }) : undefined;
+        const m = await this.snapshots.capture(snap.SnapshotId, { image: blocks, sizeGiB: snap.VolumeSize, wrappedKey });
+        this.log(`nimbus: storage: ${snap.SnapshotId} of root volume ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new`);
+      } finally {
+        rmSync(blocks, { force: true });
+      }
+      return true;
+    }
     const image = vol && this.volumes.has(vol.VolumeId) ? this.volumes.path(vol.VolumeId) : undefined;
     const fromSnapshot = vol?.SnapshotId && this.snapshots.has(vol.SnapshotId) ? vol.SnapshotId : undefined;
     const wrappedKey = vol?.Encrypted ? this.volumes.keyOf(vol.VolumeId) : undefined;
@@ -226,6 +242,28 @@ export class StorageController {
       return bootSettings(from, `made from an instance of ${from.name}`);
     });
     this.log(`nimbus: storage: ${name}: root filesystem of an instance of ${from.name} (${m.sizeBytes} bytes, ${Date.now() - t0} ms)`);
+  }
+
+  /**
+   * At termination, a root volume whose DeleteOnTermination is false outlives its instance: its
+   * files become that volume's ext4 image, to attach elsewhere as any volume.
+   */
+  private async keepRoot(instanceId: string, root: InstanceRootVolume): Promise<void> {
+    const inst = (await this.store.listAll<InstanceRecord>(INSTANCE_KIND)).find((e) => e.doc.InstanceId === instanceId)?.doc;
+    const device = inst?.BlockDeviceMappings.find((d) => d.DeviceName === inst.RootDeviceName);
+    if (!inst || !device || device.DeleteOnTermination !== false || this.volumes.has(device.VolumeId)) return;
+    const files = mkdtempSync(join(this.images.dir, '.root-'));
+    const image = this.volumes.path(device.VolumeId);
+    try {
+      await captureRoot({ upper: root.upper, lower: this.images.rootfs(root.image), idBase: root.idBase, dest: files });
+      mkdirSync(dirname(image), { recursive: true, mode: 0o700 });
+      await filesystemImageOf(files, device.VolumeSize ?? 8, `${image}.tmp`);
+      renameSync(`${image}.tmp`, image);
+      this.log(`nimbus: storage: ${device.VolumeId} keeps the root filesystem of ${instanceId}`);
+    } finally {
+      rmSync(files, { recursive: true, force: true });
+      rmSync(`${image}.tmp`, { force: true });
+    }
   }
 
   /** CopySnapshot of a root snapshot: the copy's root filesystem shares the source's files (hard links; images are never written). */

@@ -7,10 +7,12 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { IDMAP_HELPER } from '../compute/ns/crun.js';
 import { IDS_PER_INSTANCE } from '../compute/ns/id-ranges.js';
+import { GIB } from './snapshot-data.js';
 
 const run = promisify(execFile);
 const UPPER_STAGING = '/run/nimbus/capture-upper';
@@ -42,6 +44,20 @@ export async function captureRoot(c: RootCapture): Promise<void> {
   await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-capture',
     IDMAP_HELPER, c.upper, UPPER_STAGING, String(c.idBase), String(IDS_PER_INSTANCE), c.lower, MERGED_STAGING, c.dest], { maxBuffer: 16 * 1024 * 1024 });
   for (const pattern of PER_INSTANCE) removeMatching(c.dest, pattern);
+}
+
+/**
+ * An ext4 image of `sizeGiB` holding the files of `rootfs` (mkfs.ext4 -d keeps owners, modes,
+ * links and extended attributes): a root filesystem as the block device a root volume is.
+ */
+export async function filesystemImageOf(rootfs: string, sizeGiB: number, dest: string): Promise<void> {
+  const fh = await open(dest, 'w', 0o600);
+  try {
+    await fh.truncate(sizeGiB * GIB);
+  } finally {
+    await fh.close();
+  }
+  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1', '-d', rootfs, dest], { maxBuffer: 16 * 1024 * 1024 });
 }
 
 function removeMatching(root: string, pattern: string): void {

@@ -46,7 +46,7 @@ export class VolumeImages {
   }
 
   /** The volume's wrapped data key: its own, else its snapshot's (the same data), else a new one. */
-  private wrappedKey(v: VolumeSource): string | undefined {
+  wrappedKey(v: VolumeSource): string | undefined {
     if (!v.encrypted) return undefined;
     const keys = this.snapshots.keys;
     let wrapped = keys.volumeKey(v.volumeId);

@@ -128,6 +128,7 @@ export class NsDriver implements ComputeDriver {
   private readonly destroying = new Set<string>();
   private readonly inits = new Map<string, InitProcess>();
   private readonly listeners: ((instanceId: string) => void)[] = [];
+  private readonly destroyHooks: ((instanceId: string, root: InstanceRootVolume) => Promise<void>)[] = [];
   private readonly exitPollMs: number;
   private readonly network?: InstanceNetwork;
   private readonly instanceFiles: Record<string, string>;
@@ -172,6 +173,10 @@ export class NsDriver implements ComputeDriver {
     const base = this.idRanges.allocate();
     shiftOwnership(f.upper, base);
     return base;
+  }
+
+  beforeDestroy(hook: (instanceId: string, root: InstanceRootVolume) => Promise<void>): void {
+    this.destroyHooks.push(hook);
   }
 
   /** Tells `listener` about every instance that stopped by itself (poweroff or halt inside, or its init died). */
@@ -503,6 +508,12 @@ export class NsDriver implements ComputeDriver {
         }
         const f = this.files(id);
         const idBase = readRecord(f)?.idBase;
+        const root = this.rootVolume(id);
+        if (root) {
+          for (const hook of this.destroyHooks) {
+            await hook(id, root).catch((err: unknown) => console.error(`nimbus: ns driver: before destroying ${id}:`, err));
+          }
+        }
         for (const m of mountsUnder(f.dir).reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
         removeInstanceDir(f);
         this.idRanges.release(idBase);

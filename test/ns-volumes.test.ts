@@ -178,6 +178,21 @@ describe('EBS volumes and snapshots with the ns driver', { skip, timeout: 300_00
     assert.equal(hostFind(join(api.dataDir, 'volumes', `${restored}.img`), marker), false);
   });
 
+  it('mounts a multi-attach io2 volume in two instances at once, as one filesystem', async () => {
+    const shared = api.aws(['ec2', 'create-volume', '--size', '4', '--volume-type', 'io2', '--iops', '100', '--multi-attach-enabled',
+      '--availability-zone', zone]).VolumeId as string;
+    await untilVolume(shared, 'available');
+    api.aws(['ec2', 'attach-volume', '--volume-id', shared, '--instance-id', a, '--device', '/dev/sdk']);
+    api.aws(['ec2', 'attach-volume', '--volume-id', shared, '--instance-id', b, '--device', '/dev/sdk']);
+    await mountInside(a, '/mnt/sdk');
+    await mountInside(b, '/mnt/sdk');
+    await sh(a, `echo from-a-${token} > /mnt/sdk/note`);
+    assert.equal(await sh(b, 'cat /mnt/sdk/note'), `from-a-${token}`, 'what A writes B reads at once');
+    api.aws(['ec2', 'detach-volume', '--volume-id', shared, '--instance-id', a]);
+    await mountInside(a, '/mnt/sdk', false);
+    assert.equal(await sh(b, 'cat /mnt/sdk/note'), `from-a-${token}`, 'B keeps it when A lets go');
+  });
+
   it('gives an instance type with instance storage its disks, kept across a reboot and fresh after a stop', async () => {
     const c = api.aws(['ec2', 'run-instances', '--image-id', api.amiId, '--instance-type', 'm5d.large']).Instances[0].InstanceId as string;
     await api.waitFor('running', c);

@@ -139,7 +139,7 @@ export class StorageController {
     const snapshots = await this.store.listAll<SnapshotRecord>(SNAPSHOT_KIND);
     const volumes = await this.store.listAll<VolumeRecord>(VOLUME_KIND);
     const loops = this.instances ? await this.ourLoops() : new Map<string, LoopDevice>();
-    const mounted = this.instances ? this.mountedVolumes(loops) : new Map<string, VolumeMount>();
+    const mounted = this.instances ? this.mountedVolumes(loops) : new Map<string, VolumeMount[]>();
 
     await this.captureSnapshots(snapshots, volumes, mounted);
     if (this.instances) {
@@ -161,21 +161,24 @@ export class StorageController {
   }
 
   /** Where each volume with a loop device is mounted now, in any running instance. */
-  private mountedVolumes(loops: Map<string, LoopDevice>): Map<string, VolumeMount> {
-    const out = new Map<string, VolumeMount>();
+  private mountedVolumes(loops: Map<string, LoopDevice>): Map<string, VolumeMount[]> {
+    const out = new Map<string, VolumeMount[]>();
     if (!loops.size) return out;
     const byDevno = new Map([...loops].map(([id, l]) => [l.devno, id]));
     const devnos = new Set(byDevno.keys());
     for (const instanceId of this.instances!.runningIds()) {
       const ns = this.instances!.mountNamespace(instanceId);
       if (!ns) continue;
-      for (const [devno, target] of mountsOf(ns.pid, devnos)) out.set(byDevno.get(devno)!, { ns, target, instanceId });
+      for (const [devno, target] of mountsOf(ns.pid, devnos)) {
+        const volumeId = byDevno.get(devno)!;
+        out.set(volumeId, [...(out.get(volumeId) ?? []), { ns, target, instanceId }]);
+      }
     }
     return out;
   }
 
   private async captureSnapshots(
-    snapshots: Located<SnapshotRecord>[], volumes: Located<VolumeRecord>[], mounted: Map<string, VolumeMount>,
+    snapshots: Located<SnapshotRecord>[], volumes: Located<VolumeRecord>[], mounted: Map<string, VolumeMount[]>,
   ): Promise<void> {
     const volumeById = new Map(volumes.map((v) => [v.doc.VolumeId, v.doc]));
     for (const { scope, doc: snap } of snapshots) {
@@ -189,7 +192,7 @@ export class StorageController {
   }
 
   /** Takes one snapshot's data; false when it must wait (a copy whose source is not taken yet). */
-  private async captureOne(snap: SnapshotRecord, scope: Scope, vol: VolumeRecord | undefined, mounted: Map<string, VolumeMount>): Promise<boolean> {
+  private async captureOne(snap: SnapshotRecord, scope: Scope, vol: VolumeRecord | undefined, mounted: Map<string, VolumeMount[]>): Promise<boolean> {
     if (this.snapshots.has(snap.SnapshotId)) return true; // taken, not yet marked (a crash in between)
     if (snap.SourceSnapshotId) {
       if (!this.snapshots.has(snap.SourceSnapshotId)) return false;
@@ -216,7 +219,7 @@ export class StorageController {
     const fromSnapshot = vol?.SnapshotId && this.snapshots.has(vol.SnapshotId) ? vol.SnapshotId : undefined;
     const wrappedKey = vol?.Encrypted ? this.volumes.keyOf(vol.VolumeId) : undefined;
     const capture = () => this.snapshots.capture(snap.SnapshotId, { image, sizeGiB: snap.VolumeSize, fromSnapshot, wrappedKey });
-    const where = vol ? mounted.get(vol.VolumeId) : undefined;
+    const where = vol ? mounted.get(vol.VolumeId)?.[0] : undefined; // freezing one mount freezes the filesystem
     const m = await (where ? frozen(where.ns, where.target, capture) : capture());
     this.log(`nimbus: storage: ${snap.SnapshotId} of ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new (${m.addedBytes} bytes stored)`);
     return true;
@@ -285,29 +288,35 @@ export class StorageController {
   }
 
   private async attachVolumes(
-    volumes: Located<VolumeRecord>[], loops: Map<string, LoopDevice>, mounted: Map<string, VolumeMount>,
+    volumes: Located<VolumeRecord>[], loops: Map<string, LoopDevice>, mounted: Map<string, VolumeMount[]>,
   ): Promise<void> {
     const now = this.clock.now();
-    const wanted = new Map<string, { vol: VolumeRecord; instanceId: string; device: string }>();
+    // Every attachment to a running instance (more than one for a multi-attach volume).
+    const wanted = new Map<string, { vol: VolumeRecord; at: { instanceId: string; target: string }[] }>();
     for (const { scope, doc: vol } of volumes) {
       for (const a of attachmentsOf(vol, now)) {
         if (a.State === 'detaching' || !this.instances!.mountNamespace(a.InstanceId)) continue;
         const inst = await this.store.get<InstanceRecord>(INSTANCE_KIND, scope, a.InstanceId);
         if (!inst || inst.RootDeviceName === a.Device) continue; // the root volume is the instance's own root filesystem
-        wanted.set(vol.VolumeId, { vol, instanceId: a.InstanceId, device: a.Device });
+        const w = wanted.get(vol.VolumeId) ?? { vol, at: [] };
+        w.at.push({ instanceId: a.InstanceId, target: mountPointFor(a.Device) });
+        wanted.set(vol.VolumeId, w);
       }
     }
     // What is mounted but no longer wanted there goes first, so the volume is free for its next instance.
-    for (const [volumeId, m] of mounted) {
-      const want = wanted.get(volumeId);
-      if (want && want.instanceId === m.instanceId && mountPointFor(want.device) === m.target) continue;
-      // Until none is left: a mount may have been stacked on another (made twice by a pass that did not see the first).
-      const devno = new Set([loops.get(volumeId)!.devno]);
-      for (let i = 0; i < 8 && mountsOf(m.ns.pid, devno).size > 0; i++) {
-        if (!(await unmountFrom(m.ns, m.target, false))) await unmountFrom(m.ns, m.target, true);
+    for (const [volumeId, mounts] of mounted) {
+      const at = wanted.get(volumeId)?.at ?? [];
+      for (const m of [...mounts]) {
+        if (at.some((x) => x.instanceId === m.instanceId && x.target === m.target)) continue;
+        // Until none is left: a mount may have been stacked on another (made twice by a pass that did not see the first).
+        const devno = new Set([loops.get(volumeId)!.devno]);
+        for (let i = 0; i < 8 && [...mountsOf(m.ns.pid, devno).values()].includes(m.target); i++) {
+          if (!(await unmountFrom(m.ns, m.target, false))) await unmountFrom(m.ns, m.target, true);
+        }
+        mounts.splice(mounts.indexOf(m), 1);
+        this.log(`nimbus: storage: ${volumeId} unmounted from ${m.instanceId}`);
       }
-      mounted.delete(volumeId);
-      this.log(`nimbus: storage: ${volumeId} unmounted from ${m.instanceId}`);
+      if (!mounts.length) mounted.delete(volumeId);
     }
     for (const [volumeId, loop] of loops) {
       if (wanted.has(volumeId)) continue;
@@ -315,28 +324,37 @@ export class StorageController {
       loops.delete(volumeId);
     }
     for (const [volumeId, w] of wanted) {
-      if (mounted.has(volumeId)) {
-        const loop = loops.get(volumeId);
-        if (loop && (await growImage(this.volumes.path(volumeId), w.vol.Size))) {
-          await growMounted(loop).then(
-            () => this.log(`nimbus: storage: ${volumeId} grown to ${w.vol.Size} GiB in ${w.instanceId}`),
-            () => this.log(`nimbus: storage: ${volumeId} is ${w.vol.Size} GiB; its filesystem grows when it is next attached (no online resize on this host)`),
-          );
-        }
-        continue;
-      }
-      const ns = this.instances!.mountNamespace(w.instanceId);
-      if (!ns) continue;
+      const present = mounted.get(volumeId) ?? [];
+      const missing = w.at.filter((x) => !present.some((m) => m.instanceId === x.instanceId && m.target === x.target));
       try {
-        const { image, dataKey } = await this.volumes.ensure({ volumeId, sizeGiB: w.vol.Size, snapshotId: w.vol.SnapshotId, encrypted: w.vol.Encrypted });
+        if (present.length) await this.grow(volumeId, w.vol, loops.get(volumeId));
+        if (!missing.length) continue;
+        // Made ready (restored, formatted, grown offline) only while no instance has it mounted.
+        const { image, dataKey } = await this.volumes.ensure(
+          { volumeId, sizeGiB: w.vol.Size, snapshotId: w.vol.SnapshotId, encrypted: w.vol.Encrypted }, { inUse: present.length > 0 },
+        );
         const loop = loops.get(volumeId) ?? (await attachLoop(image));
         loops.set(volumeId, loop);
-        await mountInto(ns, loop, mountPointFor(w.device), dataKey);
-        this.log(`nimbus: storage: ${volumeId} mounted in ${w.instanceId} at ${mountPointFor(w.device)} (${loop.device})`);
+        for (const x of missing) {
+          const ns = this.instances!.mountNamespace(x.instanceId);
+          if (!ns) continue;
+          // A second mount of the same loop device is the same filesystem: multi-attach shares one page cache.
+          await mountInto(ns, loop, x.target, dataKey);
+          this.log(`nimbus: storage: ${volumeId} mounted in ${x.instanceId} at ${x.target} (${loop.device})`);
+        }
       } catch (err) {
-        this.log(`nimbus: storage: cannot attach ${volumeId} to ${w.instanceId}: ${(err as Error).message}`);
+        this.log(`nimbus: storage: cannot attach ${volumeId}: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** ModifyVolume made a mounted volume larger: its image and loop device grow, and its filesystem online where the host allows. */
+  private async grow(volumeId: string, vol: VolumeRecord, loop: LoopDevice | undefined): Promise<void> {
+    if (!loop || !(await growImage(this.volumes.path(volumeId), vol.Size))) return;
+    await growMounted(loop).then(
+      () => this.log(`nimbus: storage: ${volumeId} grown to ${vol.Size} GiB`),
+      () => this.log(`nimbus: storage: ${volumeId} is ${vol.Size} GiB; its filesystem grows when it is next attached (no online resize on this host)`),
+    );
   }
 
   private async instanceStores(host: InstanceHost): Promise<void> {

@@ -57,14 +57,21 @@ export class VolumeImages {
     return wrapped;
   }
 
-  /** The volume's image, made now if it has none; grown if the volume was made larger since. */
-  async ensure(v: VolumeSource): Promise<VolumeImage> {
+  /**
+   * The volume's image, made now if it has none; grown if the volume was made larger since. With
+   * `inUse` (mounted by an instance already: multi-attach) it is only looked at, never changed.
+   */
+  async ensure(v: VolumeSource, opts: { inUse?: boolean } = {}): Promise<VolumeImage> {
     const file = this.path(v.volumeId);
     const wrapped = this.wrappedKey(v);
     if (!existsSync(file)) {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       if (v.snapshotId && this.snapshots.has(v.snapshotId)) await this.snapshots.restore(v.snapshotId, file, v.sizeGiB);
       else await this.blank(file, v.sizeGiB);
+    }
+    if (opts.inUse) {
+      const fs = await ext4Info(file);
+      return { image: file, dataKey: wrapped && fs.features.includes('encrypt') ? this.snapshots.keys.unwrap(wrapped) : undefined };
     }
     await growImage(file, v.sizeGiB);
     if (!(await filesystemType(file))) {

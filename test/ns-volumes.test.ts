@@ -178,6 +178,28 @@ describe('EBS volumes and snapshots with the ns driver', { skip, timeout: 300_00
     assert.equal(hostFind(join(api.dataDir, 'volumes', `${restored}.img`), marker), false);
   });
 
+  it('encrypts the root volume of an instance launched with encryption by default, at rest on the host', async () => {
+    api.aws(['ec2', 'enable-ebs-encryption-by-default']);
+    const marker = `NIMBUS-ROOT-PLAINTEXT-${token}`;
+    let d = '';
+    try {
+      d = api.aws(['ec2', 'run-instances', '--image-id', api.amiId, '--instance-type', 't3.micro']).Instances[0].InstanceId;
+    } finally {
+      api.aws(['ec2', 'disable-ebs-encryption-by-default']);
+    }
+    await api.waitFor('running', d);
+    const root = (await api.describe(d)).BlockDeviceMappings![0]!.Ebs!.VolumeId!;
+    assert.equal(api.aws(['ec2', 'describe-volumes', '--volume-ids', root]).Volumes[0].Encrypted, true);
+    await sh(d, `for i in $(seq 500); do echo ${marker}; done > /root/${marker} && sync`);
+    assert.equal(hostFind(join(api.dataDir, 'instances', d, 'root.img'), marker), false, 'no plaintext in the root volume\'s image');
+    api.aws(['ec2', 'stop-instances', '--instance-ids', d]);
+    await api.waitFor('stopped', d);
+    api.aws(['ec2', 'start-instances', '--instance-ids', d]);
+    await api.waitFor('running', d);
+    assert.equal(await sh(d, `head -n 1 /root/${marker}`), marker, 'the root volume keeps its files across stop and start');
+    await api.terminate(d);
+  });
+
   it('mounts a multi-attach io2 volume in two instances at once, as one filesystem', async () => {
     const shared = api.aws(['ec2', 'create-volume', '--size', '4', '--volume-type', 'io2', '--iops', '100', '--multi-attach-enabled',
       '--availability-zone', zone]).VolumeId as string;

@@ -12,6 +12,8 @@ export interface InstanceSpec {
   imageId: string;
   /** The snapshot of the image's root device: an image made from an instance has its root filesystem under that name. */
   rootSnapshotId?: string;
+  /** The root EBS volume. */
+  rootVolume?: { volumeId: string; sizeGiB: number; encrypted: boolean };
   instanceType: string;
   vcpus: number;
   memoryMiB: number;

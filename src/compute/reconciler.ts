@@ -287,12 +287,14 @@ export class InstanceReconciler {
 const workKey = (scope: Scope, instanceId: string) => `${scope.account}/${scope.region}/${instanceId}`;
 
 function specOf(scope: Scope, rec: InstanceRecord): InstanceSpec {
+  const root = rec.BlockDeviceMappings.find((d) => d.DeviceName === rec.RootDeviceName);
   return {
     instanceId: rec.InstanceId,
     account: scope.account,
     region: scope.region,
     imageId: rec.ImageId,
-    rootSnapshotId: rec.BlockDeviceMappings.find((d) => d.DeviceName === rec.RootDeviceName)?.SnapshotId,
+    rootSnapshotId: root?.SnapshotId,
+    rootVolume: root && { volumeId: root.VolumeId, sizeGiB: root.VolumeSize ?? 8, encrypted: root.Encrypted ?? false },
     instanceType: rec.InstanceType,
     vcpus: rec.vcpus,
     memoryMiB: rec.memoryMiB,

@@ -147,6 +147,7 @@ export class StorageController {
       await this.instanceStores(this.instances);
     }
     this.collect(snapshots, volumes, loops);
+    await this.collectKeys();
   }
 
   /** Loop devices of this installation's volume images, by volume id. */
@@ -206,8 +207,8 @@ export class StorageController {
       await this.captureRootImage(snap.SnapshotId, root);
       const blocks = join(this.images.dir, `.${snap.SnapshotId}.img`);
       try {
-        await filesystemImageOf(this.images.rootfs(snap.SnapshotId), snap.VolumeSize, blocks);
         const wrappedKey = vol!.Encrypted ? this.volumes.wrappedKey({ volumeId: vol!.VolumeId, sizeGiB: vol!.Size, encrypted: true }) : undefined;
+        await filesystemImageOf(this.images.rootfs(snap.SnapshotId), snap.VolumeSize, blocks, wrappedKey ? this.snapshots.keys.unwrap(wrappedKey) : undefined);
         const m = await this.snapshots.capture(snap.SnapshotId, { image: blocks, sizeGiB: snap.VolumeSize, wrappedKey });
         this.log(`nimbus: storage: ${snap.SnapshotId} of root volume ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new`);
       } finally {
@@ -260,7 +261,7 @@ export class StorageController {
     try {
       await captureRoot({ upper: root.upper, lower: this.images.rootfs(root.image), idBase: root.idBase, dest: files });
       mkdirSync(dirname(image), { recursive: true, mode: 0o700 });
-      await filesystemImageOf(files, device.VolumeSize ?? 8, `${image}.tmp`);
+      await filesystemImageOf(files, device.VolumeSize ?? 8, `${image}.tmp`, device.Encrypted ? this.snapshots.keys.dataKeyOf(device.VolumeId) : undefined);
       renameSync(`${image}.tmp`, image);
       this.log(`nimbus: storage: ${device.VolumeId} keeps the root filesystem of ${instanceId}`);
     } finally {
@@ -393,6 +394,19 @@ export class StorageController {
     }
   }
 
+  /**
+   * Keys of volumes that had no image of their own here (encrypted root volumes) go with their
+   * volume. The keys are listed before the volumes are read: a key is made only after its volume's
+   * record committed, so every key listed has its volume in the read unless it was deleted.
+   */
+  private async collectKeys(): Promise<void> {
+    const keys = this.snapshots.keys;
+    const withKeys = keys.volumesWithKeys();
+    if (!withKeys.length) return;
+    const volIds = new Set((await this.store.listAll<VolumeRecord>(VOLUME_KIND)).map((v) => v.doc.VolumeId));
+    for (const id of withKeys) if (!volIds.has(id) && !this.volumes.has(id)) keys.removeVolumeKey(id);
+  }
+
   /** Data whose record is gone: deleted snapshots' manifests (then unnamed chunks) and deleted volumes' images. */
   private collect(snapshots: Located<SnapshotRecord>[], volumes: Located<VolumeRecord>[], loops: Map<string, LoopDevice>): void {
     const snapIds = new Set(snapshots.map((s) => s.doc.SnapshotId));
@@ -405,6 +419,7 @@ export class StorageController {
     if (removed) this.snapshots.sweepChunks();
     const volIds = new Set(volumes.map((v) => v.doc.VolumeId));
     for (const id of this.volumes.list()) if (!volIds.has(id) && !loops.has(id)) this.volumes.remove(id);
+
     const inUse = this.instances?.imagesInUse() ?? new Set<string>();
     for (const m of this.images.list()) {
       if (m.name.startsWith('snap-') && !snapIds.has(m.name) && !inUse.has(m.name)) this.images.remove(m.name);

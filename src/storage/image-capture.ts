@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { IDMAP_HELPER } from '../compute/ns/crun.js';
+import { IDMAP_HELPER, nativeHelper } from '../compute/ns/crun.js';
 import { IDS_PER_INSTANCE } from '../compute/ns/id-ranges.js';
 import { GIB } from './snapshot-data.js';
 
@@ -47,18 +47,35 @@ export async function captureRoot(c: RootCapture): Promise<void> {
 }
 
 /**
- * An ext4 image of `sizeGiB` holding the files of `rootfs` (mkfs.ext4 -d keeps owners, modes,
- * links and extended attributes): a root filesystem as the block device a root volume is.
+ * An ext4 image of `sizeGiB` holding the files of `rootfs`: a root filesystem as the block device
+ * a root volume is. In the clear, mkfs.ext4 -d writes them (keeping owners, modes, links and
+ * extended attributes); with a data key, the filesystem has ext4 encryption and they are copied
+ * into its `data` directory encrypted under the key, the layout of every encrypted volume.
  */
-export async function filesystemImageOf(rootfs: string, sizeGiB: number, dest: string): Promise<void> {
+export async function filesystemImageOf(rootfs: string, sizeGiB: number, dest: string, dataKey?: Buffer): Promise<void> {
   const fh = await open(dest, 'w', 0o600);
   try {
     await fh.truncate(sizeGiB * GIB);
   } finally {
     await fh.close();
   }
-  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1', '-d', rootfs, dest], { maxBuffer: 16 * 1024 * 1024 });
+  const mkfs = ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1'];
+  if (!dataKey) {
+    await run('mkfs.ext4', [...mkfs, '-d', rootfs, dest], { maxBuffer: 16 * 1024 * 1024 });
+    return;
+  }
+  await run('mkfs.ext4', [...mkfs, '-O', 'encrypt', dest]);
+  mkdirSync(BUILD_STAGING, { recursive: true, mode: 0o700 });
+  const script = 'mount -t ext4 -o loop "$1" "$2" && mkdir "$2/data" && "$3" "$2/data" && cp -a "$4/." "$2/data/"';
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-build', dest, BUILD_STAGING, FSCRYPT_HELPER, rootfs],
+      { maxBuffer: 16 * 1024 * 1024 }, (err) => (err ? reject(err) : resolve()));
+    child.stdin!.end(dataKey);
+  });
 }
+
+const BUILD_STAGING = '/run/nimbus/build';
+const FSCRYPT_HELPER = nativeHelper('nimbus-fscrypt-key');
 
 function removeMatching(root: string, pattern: string): void {
   const slash = pattern.lastIndexOf('/');

@@ -6,7 +6,7 @@
  * snapshot chunks by ChunkCipher with keys derived from it.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const DATA_KEY_BYTES = 64;
@@ -75,6 +75,22 @@ export class KeyStore {
 
   removeVolumeKey(volumeId: string): void {
     rmSync(this.volumePath(volumeId), { force: true });
+  }
+
+  /** The volumes with a data key. */
+  volumesWithKeys(): string[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir).filter((n) => n.endsWith('.key') && VOLUME_ID.test(n.slice(0, -4))).map((n) => n.slice(0, -4));
+  }
+
+  /** The volume's data key, made now if it has none (a new encrypted volume). */
+  dataKeyOf(volumeId: string): Buffer {
+    let wrapped = this.volumeKey(volumeId);
+    if (!wrapped) {
+      wrapped = this.newDataKey();
+      this.setVolumeKey(volumeId, wrapped);
+    }
+    return this.unwrap(wrapped);
   }
 }
 

@@ -25,7 +25,7 @@ import { Crun, crunVersion, IDMAP_HELPER, type CrunState } from './crun.js';
 import { IdRanges, IDS_PER_INSTANCE, isIdBase } from './id-ranges.js';
 import { ociSpec } from './spec.js';
 import {
-  instanceFiles, mountsUnder, overlayOptions, prepareInstanceDirs, readRecord, removeInstanceDir, shiftOwnership, takeShutdownIntent,
+  ensureEncryptedRoot, instanceFiles, mountsUnder, overlayOptions, prepareInstanceDirs, readRecord, removeInstanceDir, shiftOwnership, takeShutdownIntent,
   ROOTFS_MOUNTPOINT, validInstanceId, writeRecord, type InstanceFiles, type InstanceRecordFile,
 } from './volume.js';
 
@@ -52,6 +52,8 @@ export interface NsDriverOptions {
   network?: InstanceNetwork;
   /** Files every instance finds under /var/lib/nimbus (name → content), read-only. */
   instanceFiles?: Record<string, string>;
+  /** The data key of an encrypted volume (made on first use): an encrypted root volume is encrypted under it. */
+  volumeKey?: (volumeId: string) => Buffer;
 }
 
 interface StopWatch {
@@ -133,6 +135,7 @@ export class NsDriver implements ComputeDriver {
   private readonly network?: InstanceNetwork;
   private readonly instanceFiles: Record<string, string>;
   private readonly idRanges: IdRanges;
+  private readonly volumeKey?: (volumeId: string) => Buffer;
   private exitTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -149,6 +152,7 @@ export class NsDriver implements ComputeDriver {
     this.exitPollMs = opts.exitPollMs ?? 200;
     this.network = opts.network;
     this.instanceFiles = opts.instanceFiles ?? {};
+    this.volumeKey = opts.volumeKey;
     this.idRanges = new IdRanges(() => this.recordedIdBases());
   }
 
@@ -320,6 +324,10 @@ export class NsDriver implements ComputeDriver {
         throw new Error(`image ${spec.imageId} has no local root filesystem, so the ns driver cannot run it; images that can run: ${names.length ? names.join(', ') : 'none (build one with `nimbus images build minimal`)'}`);
       }
       const f = this.files(id);
+      if (spec.rootVolume?.encrypted) {
+        if (!this.volumeKey) throw new Error(`instance ${id} has an encrypted root volume, and this driver has no keys`);
+        await ensureEncryptedRoot(f, spec.rootVolume.sizeGiB, this.volumeKey(spec.rootVolume.volumeId));
+      }
       const idBase = this.idBaseOf(f);
       prepareInstanceDirs(f, idBase);
       const files: Record<string, string> = {};

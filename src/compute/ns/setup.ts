@@ -19,6 +19,7 @@ import type { InstanceEndpoint } from '../../server/instance-endpoint.js';
 import type { Store } from '../../store/store.js';
 import type { ComputeDriver, InstanceNetwork } from '../driver.js';
 import { SimDriver } from '../sim.js';
+import { KeyStore } from '../../storage/keys.js';
 import { NsDriver, nsSupport } from './driver.js';
 
 /** Builds the minimal image if the data directory has none, or one whose own scripts are not this version's. */
@@ -49,6 +50,7 @@ function publish(images: ImageStore): Map<string, string> {
 async function startNsDriver(config: Config, log: (line: string) => void, network: InstanceNetwork, caPem: string): Promise<NsDriver> {
   await ensureMinimalImage(config.dataDir, log);
   const byAmi = publish(new ImageStore(config.dataDir));
+  const keys = new KeyStore(config.dataDir);
   return new NsDriver({
     dataDir: config.dataDir,
     cgroupParent: config.ns.cgroupParent,
@@ -57,6 +59,7 @@ async function startNsDriver(config: Config, log: (line: string) => void, networ
     network,
     // The CA of the API's HTTPS endpoint for instances, which the AMIs trust at boot.
     instanceFiles: { 'ca.crt': caPem },
+    volumeKey: (volumeId) => keys.dataKeyOf(volumeId),
   });
 }
 

@@ -4,6 +4,9 @@
  *   volume/upper, volume/work   the root volume: overlayfs upper and work dirs, kept across stop/start
  *   bundle/config.json          the OCI bundle crun runs (its root: ROOTFS_MOUNTPOINT)
  *   lower                       where the image's rootfs is mounted idmapped while the overlay is made
+ *   root.img, root-fs           an encrypted root volume: an ext4 image with ext4 encryption, mounted
+ *                               on the host at root-fs; `volume` is then a link to its encrypted
+ *                               (and, while mounted, unlocked) `data` directory
  *   meta/hostname, meta/user-data  bind-mounted read-only at /var/lib/nimbus/ in the instance
  *   console.log                 the instance's console (stdout and stderr of its init)
  *   crun.log                    crun's own messages
@@ -23,10 +26,17 @@
  * and which every instance's private mount namespace uses for its own root at once.
  */
 import {
-  chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+  chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { nativeHelper } from './crun.js';
 import { IDS_PER_INSTANCE } from './id-ranges.js';
+
+const run = promisify(execFile);
 
 export interface InstanceFiles {
   dir: string;
@@ -34,6 +44,8 @@ export interface InstanceFiles {
   work: string;
   bundle: string;
   lowerMount: string;
+  rootImage: string;
+  rootMount: string;
   config: string;
   meta: string;
   consoleLog: string;
@@ -74,6 +86,8 @@ export function instanceFiles(dataDir: string, instanceId: string): InstanceFile
     work: join(dir, 'volume', 'work'),
     bundle,
     lowerMount: join(dir, 'lower'),
+    rootImage: join(dir, 'root.img'),
+    rootMount: join(dir, 'root-fs'),
     config: join(bundle, 'config.json'),
     meta: join(dir, 'meta'),
     consoleLog: join(dir, 'console.log'),
@@ -110,6 +124,40 @@ export function shiftOwnership(dir: string, idBase: number): void {
   };
   if (existsSync(dir)) walk(dir);
 }
+
+/**
+ * An encrypted root volume, ready: its image made (sparse, `sizeGiB`, ext4 with encryption) on
+ * first use, mounted at `f.rootMount` (on the host, from the first start to destroy), its data
+ * directory unlocked with `key` and linked as the instance's `volume` directory, so the root
+ * volume's upper and work dirs are on it, encrypted at rest.
+ */
+export async function ensureEncryptedRoot(f: InstanceFiles, sizeGiB: number, key: Buffer): Promise<void> {
+  mkdirSync(f.dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(f.rootImage)) {
+    const fh = await open(`${f.rootImage}.tmp`, 'w', 0o600);
+    try {
+      await fh.truncate(sizeGiB * 1024 ** 3);
+    } finally {
+      await fh.close();
+    }
+    await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', 'encrypt', '-E', 'lazy_itable_init=1,lazy_journal_init=1', `${f.rootImage}.tmp`]);
+    renameSync(`${f.rootImage}.tmp`, f.rootImage);
+  }
+  if (!mountsUnder(f.rootMount).includes(f.rootMount)) {
+    mkdirSync(f.rootMount, { recursive: true, mode: 0o700 });
+    await run('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev', f.rootImage, f.rootMount]); // the loop device goes with the mount
+  }
+  const data = join(f.rootMount, 'data');
+  mkdirSync(data, { recursive: true, mode: 0o700 });
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile(FSCRYPT_HELPER, [data], (err) => (err ? reject(err) : resolve()));
+    child.stdin!.end(key);
+  });
+  const volume = join(f.dir, 'volume');
+  if (!existsSync(volume)) symlinkSync(data, volume);
+}
+
+const FSCRYPT_HELPER = nativeHelper('nimbus-fscrypt-key');
 
 /** overlayfs options (the image's rootfs seen through `f.lowerMount`); the characters overlayfs would misread in a path are refused. */
 export function overlayOptions(f: InstanceFiles): string {

@@ -14,6 +14,7 @@ import { addTags, tagsFromSpecifications } from '../common/tagging.js';
 import { findImage } from '../images.js';
 import { recordLaunchAssociation, resolveInstanceProfile } from '../iam-instance-profiles.js';
 import { findKeyPair } from '../key-pairs.js';
+import { ebsDefaults } from '../volumes/encryption-defaults.js';
 import { saveLaunchVolumes } from '../volumes/record.js';
 import { checkLaunchQuota, launchInterfaces, planInterfaces } from '../network-interfaces/launch.js';
 import { primaryAddress, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
@@ -104,6 +105,7 @@ export async function runInstances(input: RunInstancesRequest, ctx: RequestConte
     HostnameType: input.PrivateDnsNameOptions?.HostnameType === 'resource-name' ? ('resource-name' as const) : ('ip-name' as const),
   };
   const devices = blockDevices(image, input.BlockDeviceMappings);
+  if ((await ebsDefaults(ctx.store, ctx.scope)).encryptionByDefault) for (const d of devices) d.Encrypted = true;
 
   const records: { rec: InstanceRecord; enis: NetworkInterfaceRecord[] }[] = [];
   for (let i = 0; i < count; i++) {
@@ -320,6 +322,7 @@ function blockDevices(image: Image, requested: readonly BlockDeviceMapping[] | u
       VolumeSize: size,
       VolumeType: m.Ebs.VolumeType ?? 'gp2',
       SnapshotId: m.Ebs.SnapshotId,
+      ...(m.Ebs.Encrypted ? { Encrypted: true } : {}),
     });
   }
   return out;

@@ -27,6 +27,8 @@ export interface StoredBlockDevice {
   VolumeSize?: number;
   VolumeType?: string;
   SnapshotId?: string;
+  /** Asked for, inherited from an encrypted snapshot, or the account's encryption by default. */
+  Encrypted?: boolean;
 }
 
 export interface StoredMetadataOptions {

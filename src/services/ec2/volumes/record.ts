@@ -123,8 +123,8 @@ export async function saveVolume(store: Pick<Store, 'put'>, scope: Scope, vol: V
 /** RunInstances: each EBS block device of a new instance is a volume, attached and in use from the start. */
 export async function saveLaunchVolumes(store: Pick<Store, 'put' | 'get'>, scope: Scope, rec: InstanceRecord): Promise<void> {
   const defaults = await ebsDefaults(store, scope);
-  const encrypted = defaults.encryptionByDefault;
   for (const d of rec.BlockDeviceMappings) {
+    const encrypted = d.Encrypted ?? false;
     const size = d.VolumeSize ?? DEFAULT_ROOT_SIZE;
     const spec = launchSpec(d.VolumeType ?? 'gp2', size);
     await saveVolume(store, scope, {

@@ -55,6 +55,7 @@ function bootSettings(from: ImageManifest, description: string): Omit<ImageManif
 
 /** Operations after which a pass may have work. */
 const CONCERNS_STORAGE = /Volume|Snapshot|Image|Instances$/;
+const CONCERNS_SNAPSHOTS = /Snapshot|Image/;
 
 interface Located<T> {
   scope: Scope;
@@ -100,9 +101,9 @@ export class StorageController {
     this.kick();
   }
 
-  /** After a commit: a pass if the operation may have changed what storage needs. */
+  /** After a commit: a pass if the operation may have changed what storage needs (without real instances, only snapshots' data). */
   committed(operation?: string): void {
-    if (operation === undefined || CONCERNS_STORAGE.test(operation)) this.kick();
+    if (operation === undefined || (this.instances ? CONCERNS_STORAGE : CONCERNS_SNAPSHOTS).test(operation)) this.kick();
   }
 
   kick(): void {
@@ -137,11 +138,15 @@ export class StorageController {
 
   private async pass(): Promise<void> {
     const snapshots = await this.store.listAll<SnapshotRecord>(SNAPSHOT_KIND);
-    const volumes = await this.store.listAll<VolumeRecord>(VOLUME_KIND);
+    // Every volume only where volumes have data here (attached to real instances): without, a
+    // pass after each launch would read the whole fleet's root volumes for nothing.
+    const volumes = this.instances || this.volumes.list().length ? await this.store.listAll<VolumeRecord>(VOLUME_KIND) : [];
     const loops = this.instances ? await this.ourLoops() : new Map<string, LoopDevice>();
     const mounted = this.instances ? this.mountedVolumes(loops) : new Map<string, VolumeMount[]>();
 
-    await this.captureSnapshots(snapshots, volumes, mounted);
+    const byId = new Map(volumes.map((v) => [v.doc.VolumeId, v.doc]));
+    const volumeOf = async (scope: Scope, id: string) => byId.get(id) ?? (await this.store.get<VolumeRecord>(VOLUME_KIND, scope, id));
+    await this.captureSnapshots(snapshots, volumeOf, mounted);
     if (this.instances) {
       await this.attachVolumes(volumes, loops, mounted);
       await this.instanceStores(this.instances);
@@ -179,13 +184,13 @@ export class StorageController {
   }
 
   private async captureSnapshots(
-    snapshots: Located<SnapshotRecord>[], volumes: Located<VolumeRecord>[], mounted: Map<string, VolumeMount[]>,
+    snapshots: Located<SnapshotRecord>[], volumeOf: (scope: Scope, id: string) => Promise<VolumeRecord | undefined>,
+    mounted: Map<string, VolumeMount[]>,
   ): Promise<void> {
-    const volumeById = new Map(volumes.map((v) => [v.doc.VolumeId, v.doc]));
     for (const { scope, doc: snap } of snapshots) {
       if (!snap.dataPending) continue;
       try {
-        if (await this.captureOne(snap, scope, volumeById.get(snap.VolumeId), mounted)) await this.markCaptured(scope, snap.SnapshotId);
+        if (await this.captureOne(snap, scope, await volumeOf(scope, snap.VolumeId), mounted)) await this.markCaptured(scope, snap.SnapshotId);
       } catch (err) {
         this.log(`nimbus: storage: cannot take ${snap.SnapshotId}: ${(err as Error).message}`); // tried again next pass
       }

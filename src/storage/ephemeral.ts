@@ -5,15 +5,11 @@
  * reboot keeps it, a stop and start gets fresh, empty disks, as on EC2, and a stopped or gone
  * instance's disks are deleted.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { GIB } from './snapshot-data.js';
+import { newFilesystemImage } from './ext4.js';
 
-const run = promisify(execFile);
 const INSTANCE_ID = /^i-[0-9a-f]{8,32}$/;
 
 export const ephemeralMountPoint = (index: number) => `/mnt/ephemeral${index}`;
@@ -38,14 +34,7 @@ export class EphemeralDisks {
     if (existsSync(file)) return file;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const old of readdirSync(dir)) if (!old.startsWith(`${boot}-`)) rmSync(join(dir, old), { force: true });
-    const fh = await open(`${file}.tmp`, 'w', 0o600);
-    try {
-      await fh.truncate(sizeGiB * GIB);
-    } finally {
-      await fh.close();
-    }
-    await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1', `${file}.tmp`]);
-    await rename(`${file}.tmp`, file);
+    await newFilesystemImage(file, sizeGiB);
     return file;
   }
 

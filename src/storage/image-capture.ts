@@ -7,12 +7,11 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { IDMAP_HELPER, nativeHelper } from '../compute/ns/crun.js';
 import { IDS_PER_INSTANCE } from '../compute/ns/id-ranges.js';
-import { GIB } from './snapshot-data.js';
+import { mkfsExt4, sparseFile } from './ext4.js';
 
 const run = promisify(execFile);
 const UPPER_STAGING = '/run/nimbus/capture-upper';
@@ -53,18 +52,9 @@ export async function captureRoot(c: RootCapture): Promise<void> {
  * into its `data` directory encrypted under the key, the layout of every encrypted volume.
  */
 export async function filesystemImageOf(rootfs: string, sizeGiB: number, dest: string, dataKey?: Buffer): Promise<void> {
-  const fh = await open(dest, 'w', 0o600);
-  try {
-    await fh.truncate(sizeGiB * GIB);
-  } finally {
-    await fh.close();
-  }
-  const mkfs = ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1'];
-  if (!dataKey) {
-    await run('mkfs.ext4', [...mkfs, '-d', rootfs, dest], { maxBuffer: 16 * 1024 * 1024 });
-    return;
-  }
-  await run('mkfs.ext4', [...mkfs, '-O', 'encrypt', dest]);
+  await sparseFile(dest, sizeGiB);
+  if (!dataKey) return mkfsExt4(dest, { from: rootfs });
+  await mkfsExt4(dest, { encrypt: true });
   mkdirSync(BUILD_STAGING, { recursive: true, mode: 0o700 });
   const script = 'mount -t ext4 -o loop "$1" "$2" && mkdir "$2/data" && "$3" "$2/data" && cp -a "$4/." "$2/data/"';
   await new Promise<void>((resolve, reject) => {

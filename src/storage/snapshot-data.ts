@@ -10,11 +10,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChunkStore } from './chunks.js';
+import { GIB } from './ext4.js';
 import { ChunkCipher, KeyStore } from './keys.js';
 
 /** EBS's own block size for snapshots. */
 export const CHUNK_SIZE = 512 * 1024;
-export const GIB = 1024 ** 3;
 const SNAPSHOT_ID = /^snap-[0-9a-f]{8,17}$/;
 
 export interface SnapshotManifest {

@@ -8,10 +8,11 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GIB, type SnapshotData } from './snapshot-data.js';
+import { ext4Info, filesystemType, GIB, mkfsExt4, newFilesystemImage, sparseFile } from './ext4.js';
+import type { SnapshotData } from './snapshot-data.js';
 
 const run = promisify(execFile);
 const VOLUME_ID = /^vol-[0-9a-f]{8,17}$/;
@@ -67,16 +68,14 @@ export class VolumeImages {
     if (!existsSync(file)) {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       if (v.snapshotId && this.snapshots.has(v.snapshotId)) await this.snapshots.restore(v.snapshotId, file, v.sizeGiB);
-      else await this.blank(file, v.sizeGiB);
+      else await newFilesystemImage(file, v.sizeGiB, { encrypt: wrapped !== undefined });
     }
     if (opts.inUse) {
       const fs = await ext4Info(file);
       return { image: file, dataKey: wrapped && fs.features.includes('encrypt') ? this.snapshots.keys.unwrap(wrapped) : undefined };
     }
     await growImage(file, v.sizeGiB);
-    if (!(await filesystemType(file))) {
-      await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1', ...(wrapped ? ['-O', 'encrypt'] : []), file]);
-    }
+    if (!(await filesystemType(file))) await mkfsExt4(file, { encrypt: wrapped !== undefined }); // restored from a snapshot of a blank volume
     let fs = await ext4Info(file);
     if (fs.bytes < v.sizeGiB * GIB) {
       // ModifyVolume made it larger since it was last mounted (or while it was, where the host may
@@ -95,16 +94,6 @@ export class VolumeImages {
     return this.snapshots.keys.volumeKey(volumeId);
   }
 
-  private async blank(file: string, sizeGiB: number): Promise<void> {
-    const fh = await open(`${file}.tmp`, 'w', 0o600);
-    try {
-      await fh.truncate(sizeGiB * GIB);
-    } finally {
-      await fh.close();
-    }
-    await rename(`${file}.tmp`, file);
-  }
-
   remove(volumeId: string): void {
     rmSync(this.path(volumeId), { force: true });
     this.snapshots.keys.removeVolumeKey(volumeId);
@@ -119,29 +108,7 @@ export class VolumeImages {
 
 /** Makes the image `sizeGiB` long if it is shorter (ModifyVolume); whether it grew. */
 export async function growImage(file: string, sizeGiB: number): Promise<boolean> {
-  const fh = await open(file, 'r+');
-  try {
-    if ((await fh.stat()).size >= sizeGiB * GIB) return false;
-    await fh.truncate(sizeGiB * GIB);
-    return true;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** The ext4 filesystem's features and size, from its superblock. */
-async function ext4Info(image: string): Promise<{ features: string[]; bytes: number }> {
-  const { stdout } = await run('dumpe2fs', ['-h', image], { maxBuffer: 4 * 1024 * 1024 }).catch(() => ({ stdout: '' }));
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
-  return { features: field('Filesystem features').split(/\s+/), bytes: Number(field('Block count')) * Number(field('Block size')) };
-}
-
-/** The filesystem on an image or device (blkid's probe), or undefined when it has none. */
-export async function filesystemType(path: string): Promise<string | undefined> {
-  try {
-    const { stdout } = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', path]);
-    return stdout.trim() || undefined;
-  } catch {
-    return undefined; // blkid exits 2 when it finds nothing
-  }
+  if ((await stat(file)).size >= sizeGiB * GIB) return false;
+  await sparseFile(file, sizeGiB);
+  return true;
 }

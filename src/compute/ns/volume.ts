@@ -26,13 +26,13 @@
  * and which every instance's private mount namespace uses for its own root at once.
  */
 import {
-  chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync,
+  chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
-import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { newFilesystemImage } from '../../storage/ext4.js';
 import { nativeHelper } from './crun.js';
 import { IDS_PER_INSTANCE } from './id-ranges.js';
 
@@ -133,16 +133,7 @@ export function shiftOwnership(dir: string, idBase: number): void {
  */
 export async function ensureEncryptedRoot(f: InstanceFiles, sizeGiB: number, key: Buffer): Promise<void> {
   mkdirSync(f.dir, { recursive: true, mode: 0o700 });
-  if (!existsSync(f.rootImage)) {
-    const fh = await open(`${f.rootImage}.tmp`, 'w', 0o600);
-    try {
-      await fh.truncate(sizeGiB * 1024 ** 3);
-    } finally {
-      await fh.close();
-    }
-    await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', 'encrypt', '-E', 'lazy_itable_init=1,lazy_journal_init=1', `${f.rootImage}.tmp`]);
-    renameSync(`${f.rootImage}.tmp`, f.rootImage);
-  }
+  if (!existsSync(f.rootImage)) await newFilesystemImage(f.rootImage, sizeGiB, { encrypt: true });
   if (!mountsUnder(f.rootMount).includes(f.rootMount)) {
     mkdirSync(f.rootMount, { recursive: true, mode: 0o700 });
     await run('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev', f.rootImage, f.rootMount]); // the loop device goes with the mount

@@ -109,6 +109,24 @@ describe('AMIs made from real instances', { skip, timeout: 300_000 }, () => {
     assert.equal(await sh(source, 'cat /mnt/sdg/root/left'), `${token}-root`, 'the old root volume holds what its instance wrote');
   });
 
+  it('registers an image from a snapshot of a volume holding a root filesystem, which boots with its files', async () => {
+    // The volume made from the root snapshot in the test before, at /mnt/sdf in the source instance.
+    await sh(source, `echo ${token}-registered > /mnt/sdf/opt/registered && sync`);
+    const fromRoot = cli(['ec2', 'describe-volumes', '--filters', `Name=attachment.instance-id,Values=${source}`, 'Name=attachment.device,Values=/dev/sdf'])
+      .Volumes[0].VolumeId as string;
+    const snap = cli(['ec2', 'create-snapshot', '--volume-id', fromRoot]).SnapshotId as string;
+    await until(`${snap} completed`, () => cli(['ec2', 'describe-snapshots', '--snapshot-ids', snap]).Snapshots[0].State === 'completed');
+    const registered = cli(['ec2', 'register-image', '--name', `registered-${token}`, '--root-device-name', '/dev/xvda', '--architecture', 'x86_64',
+      '--virtualization-type', 'hvm', '--block-device-mappings', `DeviceName=/dev/xvda,Ebs={SnapshotId=${snap}}`]).ImageId as string;
+    await until(`${registered} available`, () => imageState(registered) === 'available');
+    const booted = await launch(registered);
+    assert.equal(await sh(booted, 'cat /opt/registered'), `${token}-registered`, 'what was written to the volume');
+    assert.equal(await sh(booted, 'cat /opt/custom'), token, 'and the root filesystem it was made from');
+    cli(['ec2', 'terminate-instances', '--instance-ids', booted]);
+    cli(['ec2', 'deregister-image', '--image-id', registered]);
+    cli(['ec2', 'delete-snapshot', '--snapshot-id', snap]);
+  });
+
   it('copies the image to another region, where the copy boots and the source id is unknown', async () => {
     copy = cli(['ec2', 'copy-image', '--source-image-id', image, '--source-region', 'us-east-1', '--name', `copy-${token}`], { region: 'us-west-2' }).ImageId;
     await until(`${copy} available`, () => imageState(copy, 'us-west-2') === 'available');

@@ -31,7 +31,10 @@ import type { InstanceRootVolume } from '../compute/driver.js';
 import { ImageStore, type ImageManifest } from '../images/store.js';
 import { instanceType } from '../catalog/instance-types.js';
 import { EphemeralDisks, ephemeralMountPoint } from './ephemeral.js';
-import { captureRoot, filesystemImageOf } from './image-capture.js';
+import type { Image } from '@aws-sdk/client-ec2';
+import { IMAGE_KIND } from '../services/ec2/images/record.js';
+import { ext4Info } from './ext4.js';
+import { captureRoot, copyFilesOutOf, filesystemImageOf } from './image-capture.js';
 import { SnapshotData } from './snapshot-data.js';
 import { growImage, VolumeImages } from './volume-images.js';
 
@@ -150,6 +153,7 @@ export class StorageController {
     if (this.instances) {
       await this.attachVolumes(volumes, loops, mounted);
       await this.instanceStores(this.instances);
+      await this.bootFilesystems();
     }
     this.collect(snapshots, volumes, loops);
     await this.collectKeys();
@@ -273,6 +277,41 @@ export class StorageController {
       rmSync(files, { recursive: true, force: true });
       rmSync(`${image}.tmp`, { force: true });
     }
+  }
+
+  /**
+   * Images whose root snapshot has data but no root filesystem here (RegisterImage of a snapshot
+   * of a volume the user filled): their root filesystem, copied out of the snapshot's blocks.
+   */
+  private async bootFilesystems(): Promise<void> {
+    for (const { doc } of await this.store.listAll<Image>(IMAGE_KIND)) {
+      const snapshotId = doc.BlockDeviceMappings?.find((m) => m.DeviceName === doc.RootDeviceName)?.Ebs?.SnapshotId;
+      if (!snapshotId || this.images.get(snapshotId) || !this.snapshots.has(snapshotId)) continue;
+      const manifest = this.snapshots.read(snapshotId)!;
+      if (!manifest.chunks.length) continue; // a blank snapshot boots nothing
+      const blocks = join(this.images.dir, `.${snapshotId}.blocks.img`);
+      try {
+        mkdirSync(this.images.dir, { recursive: true });
+        await this.snapshots.restore(snapshotId, blocks, manifest.volumeSizeGiB);
+        const encrypted = manifest.wrappedKey !== undefined && (await ext4Info(blocks)).features.includes('encrypt');
+        const m = await this.images.install(snapshotId, async (rootfs) => {
+          await copyFilesOutOf(blocks, rootfs, encrypted ? this.snapshots.keys.unwrap(manifest.wrappedKey!) : undefined);
+          return this.bootSettingsFor(rootfs);
+        });
+        this.log(`nimbus: storage: ${snapshotId}: root filesystem of ${doc.ImageId} from its blocks (${m.sizeBytes} bytes)`);
+      } catch (err) {
+        this.log(`nimbus: storage: cannot make a root filesystem of ${snapshotId} for ${doc.ImageId}: ${(err as Error).message}`);
+      } finally {
+        rmSync(blocks, { force: true });
+      }
+    }
+  }
+
+  /** How a root filesystem of unknown make boots: as the local image whose init it has, else as a busybox-style /sbin/init. */
+  private bootSettingsFor(rootfs: string): Omit<ImageManifest, 'name' | 'createdAt' | 'sizeBytes'> {
+    const like = this.images.list().find((m) => !m.name.startsWith('snap-') && existsSync(join(rootfs, m.init[0]!)));
+    if (like) return bootSettings(like, `registered from a snapshot; boots as ${like.name}`);
+    return { description: 'registered from a snapshot', architecture: 'x86_64', init: ['/sbin/init'], stopSignal: 'SIGUSR2', rebootSignal: 'SIGTERM', packages: {} };
   }
 
   /** CopySnapshot of a root snapshot: the copy's root filesystem shares the source's files (hard links; images are never written). */

@@ -64,6 +64,21 @@ export async function filesystemImageOf(rootfs: string, sizeGiB: number, dest: s
   });
 }
 
+/**
+ * The files of a filesystem image (a root snapshot's blocks restored) copied into `dest`: the
+ * whole filesystem, or with a data key the encrypted volume's `data` directory, unlocked.
+ */
+export async function copyFilesOutOf(image: string, dest: string, dataKey?: Buffer): Promise<void> {
+  mkdirSync(BUILD_STAGING, { recursive: true, mode: 0o700 });
+  const unlock = dataKey ? '"$3" "$2/data" && src="$2/data" || exit 1; ' : '';
+  const script = `mount -t ext4 -o loop,ro,nosuid,nodev "$1" "$2" || exit 1; src="$2"; ${unlock}cp -a "$src/." "$4/" && rm -rf "$4/lost+found"`;
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-copy-out', image, BUILD_STAGING, FSCRYPT_HELPER, dest],
+      { maxBuffer: 16 * 1024 * 1024 }, (err) => (err ? reject(err) : resolve()));
+    child.stdin!.end(dataKey ?? Buffer.alloc(0));
+  });
+}
+
 const BUILD_STAGING = '/run/nimbus/build';
 const FSCRYPT_HELPER = nativeHelper('nimbus-fscrypt-key');
 

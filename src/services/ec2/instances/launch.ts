@@ -4,6 +4,7 @@ import type {
 } from '@aws-sdk/client-ec2';
 import { localImagesOf } from '../../../catalog/images.js';
 import { ImageStore } from '../../../images/store.js';
+import { SnapshotData } from '../../../storage/snapshot-data.js';
 import { instanceType as instanceTypeInfo } from '../../../catalog/instance-types.js';
 import { ApiError, invalidParameterCombination, invalidParameterValue } from '../../../protocol/errors.js';
 import { newId } from '../../../util/ids.js';
@@ -195,9 +196,11 @@ async function resolveImage(ctx: RequestContext, imageId: string | undefined): P
 /** The ns driver boots only images this host has a root filesystem for; the sim driver runs any. */
 function checkRunnable(ctx: RequestContext, image: Image): void {
   if (ctx.plane.driver.name !== 'ns') return;
-  // An image made from an instance here: its root snapshot holds its root filesystem.
+  // An image made from an instance here (its root snapshot holds its root filesystem), or
+  // registered from a snapshot with data (the storage data plane makes its root filesystem from it).
   const rootSnapshot = image.BlockDeviceMappings?.find((m) => m.DeviceName === image.RootDeviceName)?.Ebs?.SnapshotId;
-  if (rootSnapshot && new ImageStore(ctx.plane.config.dataDir).get(rootSnapshot)) return;
+  const dataDir = ctx.plane.config.dataDir;
+  if (rootSnapshot && (new ImageStore(dataDir).get(rootSnapshot) || new SnapshotData(dataDir).has(rootSnapshot))) return;
   const runnable = localImagesOf(ctx.region);
   if (runnable.some((i) => i.ImageId === image.ImageId)) return;
   const names = runnable.map((i) => `${i.ImageId} (${i.Name})`).join(', ');

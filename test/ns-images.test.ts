@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NsDriver } from '../src/compute/ns/driver.js';
@@ -125,6 +125,25 @@ describe('AMIs made from real instances', { skip, timeout: 300_000 }, () => {
     cli(['ec2', 'terminate-instances', '--instance-ids', booted]);
     cli(['ec2', 'deregister-image', '--image-id', registered]);
     cli(['ec2', 'delete-snapshot', '--snapshot-id', snap]);
+  });
+
+  it('reboots the instance before taking the image when NoReboot is not given', async () => {
+    // A boot hook counts boots: the image must hold the count of the boot after its reboot.
+    await sh(source, [
+      "echo '#!/bin/sh' > /etc/nimbus/boot.d/count", "echo 'echo $(( $(cat /root/boots) + 1 )) > /root/boots' >> /etc/nimbus/boot.d/count",
+      'chmod 755 /etc/nimbus/boot.d/count', 'echo 1 > /root/boots', 'sync',
+    ].join(' && '));
+    const pid = api.initPid(source);
+    const rebooted = cli(['ec2', 'create-image', '--instance-id', source, '--name', `rebooted-${token}`]).ImageId as string;
+    await until(`${rebooted} available`, () => imageState(rebooted) === 'available', 90_000);
+    assert.notEqual(api.initPid(source), pid, 'the instance was rebooted');
+    const root = cli(['ec2', 'describe-images', '--image-ids', rebooted]).Images[0].BlockDeviceMappings
+      .find((m: any) => m.DeviceName === '/dev/xvda').Ebs.SnapshotId as string;
+    assert.equal(readFileSync(join(api.dataDir, 'images', root, 'rootfs', 'root', 'boots'), 'utf8').trim(), '2', 'the image is of the instance after its reboot');
+    const snaps = cli(['ec2', 'describe-images', '--image-ids', rebooted]).Images[0].BlockDeviceMappings
+      .filter((m: any) => m.Ebs).map((m: any) => m.Ebs.SnapshotId as string);
+    cli(['ec2', 'deregister-image', '--image-id', rebooted]);
+    for (const id of snaps) cli(['ec2', 'delete-snapshot', '--snapshot-id', id]);
   });
 
   it('copies the image to another region, where the copy boots and the source id is unknown', async () => {

@@ -210,7 +210,10 @@ export class StorageController {
       await this.snapshots.copy(snap.SourceSnapshotId, snap.SnapshotId, snap.Encrypted);
       return true;
     }
-    const root = vol ? await this.rootVolumeOf(scope, vol) : undefined;
+    const of = vol ? await this.rootVolumeOf(scope, vol) : undefined;
+    // CreateImage without NoReboot: the image is of the instance as it is after its reboot.
+    if (of?.rebooting) return false;
+    const root = of?.root;
     if (root) {
       // Its blocks too: an ext4 image of that root filesystem, so a volume made from the snapshot holds its files.
       await this.captureRootImage(snap.SnapshotId, root);
@@ -235,12 +238,12 @@ export class StorageController {
     return true;
   }
 
-  /** The root volume on this host of the instance the volume is the root device of, if it is one. */
-  private async rootVolumeOf(scope: Scope, vol: VolumeRecord): Promise<InstanceRootVolume | undefined> {
+  /** The root volume on this host of the instance the volume is the root device of, if it is one, and whether a reboot of it is pending. */
+  private async rootVolumeOf(scope: Scope, vol: VolumeRecord): Promise<{ root?: InstanceRootVolume; rebooting: boolean } | undefined> {
     if (!this.instances) return undefined;
     for (const a of vol.Attachments) {
       const inst = await this.store.get<InstanceRecord>(INSTANCE_KIND, scope, a.InstanceId);
-      if (inst && inst.RootDeviceName === a.Device) return this.instances.rootVolume(a.InstanceId);
+      if (inst && inst.RootDeviceName === a.Device) return { root: this.instances.rootVolume(a.InstanceId), rebooting: inst.rebootRequested === true };
     }
     return undefined;
   }

@@ -129,12 +129,29 @@ export async function growMounted(loop: LoopDevice): Promise<void> {
   await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t ext4 "$1" "$2" && resize2fs "$1"', 'nimbus-grow', loop.device, STAGING]);
 }
 
-/** Runs `fn` with the filesystem at `target` in the instance frozen (a consistent image to read). */
-export async function frozen<T>(ns: InstanceMountNamespace, target: string, fn: () => Promise<T>): Promise<T> {
-  await run('nsenter', ['-t', String(ns.pid), '-m', 'fsfreeze', '--freeze', target]);
+/**
+ * Runs `fn` with the loop device's filesystem frozen (a consistent image to read). The freeze goes
+ * through a mount of our own in a private namespace, never a path inside the instance, which the
+ * instance owns: were it ever to put a link to a host filesystem there, that would be frozen. A
+ * small process holds the freeze and lifts it when told, or when its standard input closes, so a
+ * crash of the server cannot leave the filesystem frozen.
+ */
+export async function frozen<T>(loop: LoopDevice, fn: () => Promise<T>): Promise<T> {
+  mkdirSync(STAGING, { recursive: true, mode: 0o700 });
+  const script = 'mount -t ext4 -o nosuid,nodev "$1" "$2" && fsfreeze --freeze "$2" && echo frozen || exit 1; read _; fsfreeze --unfreeze "$2"';
+  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-freeze', loop.device, STAGING], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<number>((resolve) => holder.on('exit', (code) => resolve(code ?? 1)));
+  let stderr = '';
+  holder.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const isFrozen = await new Promise<boolean>((resolve) => {
+    holder.stdout.on('data', (c: Buffer) => { if (c.toString().includes('frozen')) resolve(true); });
+    void exited.then(() => resolve(false));
+  });
+  if (!isFrozen) throw new Error(`cannot freeze ${loop.device}: ${stderr.trim()}`);
   try {
     return await fn();
   } finally {
-    await run('nsenter', ['-t', String(ns.pid), '-m', 'fsfreeze', '--unfreeze', target]).catch(() => {});
+    holder.stdin.end('\n');
+    await exited;
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The storage data plane's reconcile loop. From the store (desired) and the host (actual) it
  * converges, one pass at a time:
- *   1. snapshots whose data is pending: captured from their volume's image (frozen while an
- *      instance has it mounted), or from the snapshot the volume came from; copies take their
+ *   1. snapshots whose data is pending: captured from their volume's image (frozen while it is
+ *      a loop device, which it is while instances have it mounted), or from the snapshot the volume came from; copies take their
  *      source's chunks. A snapshot of an instance's root volume (CreateImage) also holds that
  *      root filesystem, as a local image named by the snapshot's id, which instances of an image
  *      with that root snapshot boot from;
@@ -149,7 +149,7 @@ export class StorageController {
 
     const byId = new Map(volumes.map((v) => [v.doc.VolumeId, v.doc]));
     const volumeOf = async (scope: Scope, id: string) => byId.get(id) ?? (await this.store.get<VolumeRecord>(VOLUME_KIND, scope, id));
-    await this.captureSnapshots(snapshots, volumeOf, mounted);
+    await this.captureSnapshots(snapshots, volumeOf, loops);
     if (this.instances) {
       await this.attachVolumes(volumes, loops, mounted);
       await this.instanceStores(this.instances);
@@ -189,12 +189,12 @@ export class StorageController {
 
   private async captureSnapshots(
     snapshots: Located<SnapshotRecord>[], volumeOf: (scope: Scope, id: string) => Promise<VolumeRecord | undefined>,
-    mounted: Map<string, VolumeMount[]>,
+    loops: Map<string, LoopDevice>,
   ): Promise<void> {
     for (const { scope, doc: snap } of snapshots) {
       if (!snap.dataPending) continue;
       try {
-        if (await this.captureOne(snap, scope, await volumeOf(scope, snap.VolumeId), mounted)) await this.markCaptured(scope, snap.SnapshotId);
+        if (await this.captureOne(snap, scope, await volumeOf(scope, snap.VolumeId), loops)) await this.markCaptured(scope, snap.SnapshotId);
       } catch (err) {
         this.log(`nimbus: storage: cannot take ${snap.SnapshotId}: ${(err as Error).message}`); // tried again next pass
       }
@@ -202,7 +202,7 @@ export class StorageController {
   }
 
   /** Takes one snapshot's data; false when it must wait (a copy whose source is not taken yet). */
-  private async captureOne(snap: SnapshotRecord, scope: Scope, vol: VolumeRecord | undefined, mounted: Map<string, VolumeMount[]>): Promise<boolean> {
+  private async captureOne(snap: SnapshotRecord, scope: Scope, vol: VolumeRecord | undefined, loops: Map<string, LoopDevice>): Promise<boolean> {
     if (this.snapshots.has(snap.SnapshotId)) return true; // taken, not yet marked (a crash in between)
     if (snap.SourceSnapshotId) {
       if (!this.snapshots.has(snap.SourceSnapshotId)) return false;
@@ -232,8 +232,8 @@ export class StorageController {
     const fromSnapshot = vol?.SnapshotId && this.snapshots.has(vol.SnapshotId) ? vol.SnapshotId : undefined;
     const wrappedKey = vol?.Encrypted ? this.volumes.keyOf(vol.VolumeId) : undefined;
     const capture = () => this.snapshots.capture(snap.SnapshotId, { image, sizeGiB: snap.VolumeSize, fromSnapshot, wrappedKey });
-    const where = vol ? mounted.get(vol.VolumeId)?.[0] : undefined; // freezing one mount freezes the filesystem
-    const m = await (where ? frozen(where.ns, where.target, capture) : capture());
+    const loop = vol ? loops.get(vol.VolumeId) : undefined;
+    const m = await (loop ? frozen(loop, capture) : capture());
     this.log(`nimbus: storage: ${snap.SnapshotId} of ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new (${m.addedBytes} bytes stored)`);
     return true;
   }

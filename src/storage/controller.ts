@@ -1,40 +1,35 @@
 /**
  * The storage data plane's reconcile loop. From the store (desired) and the host (actual) it
  * converges, one pass at a time:
- *   1. snapshots whose data is pending: captured from their volume's image (frozen while it is
- *      a loop device, which it is while instances have it mounted), or from the snapshot the volume came from; copies take their
- *      source's chunks. A snapshot of an instance's root volume (CreateImage) also holds that
- *      root filesystem, as a local image named by the snapshot's id, which instances of an image
- *      with that root snapshot boot from;
+ *   1. snapshots whose data is pending: captured from their volume's image (frozen while it is a
+ *      loop device), or from the snapshot the volume came from; copies take their source's
+ *      chunks; a root volume's snapshot also keeps the root filesystem (root-filesystems.ts);
  *   2. volumes attached to running instances: image made, loop device, filesystem mounted inside;
  *      mounts of volumes no longer attached go, and loop devices nothing mounts;
  *   3. instance store: fresh disks for each start of an instance whose type has them, mounted
  *      inside; the disks of stopped and gone instances deleted;
- *   4. data of deleted snapshots and volumes, chunks no snapshot names, and root filesystems of
+ *   4. root filesystems for images registered from snapshots with data;
+ *   5. data of deleted snapshots and volumes, chunks no snapshot names, and root filesystems of
  *      deleted snapshots no instance runs from.
  * Passes are kicked after commits that may concern storage and run one at a time; each step is
  * idempotent, so a crash mid-pass is made good by the next.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Scope, Store } from '../store/store.js';
-import type { Clock } from '../util/clock.js';
+import { existsSync } from 'node:fs';
+import type { Image } from '@aws-sdk/client-ec2';
+import { instanceType } from '../catalog/instance-types.js';
+import type { InstanceRootVolume } from '../compute/driver.js';
+import { ImageStore } from '../images/store.js';
+import { IMAGE_KIND } from '../services/ec2/images/record.js';
+import { INSTANCE_KIND, type InstanceRecord } from '../services/ec2/instances/record.js';
 import { SNAPSHOT_KIND, type SnapshotRecord } from '../services/ec2/snapshots/record.js';
 import { attachmentsOf, VOLUME_KIND, type VolumeRecord } from '../services/ec2/volumes/record.js';
-import { INSTANCE_KIND, type InstanceRecord } from '../services/ec2/instances/record.js';
+import type { Scope, Store } from '../store/store.js';
+import type { Clock } from '../util/clock.js';
 import {
   attachLoop, detachLoop, frozen, growMounted, loopDevices, mountInto, mountPointFor, mountsOf, unmountFrom, type InstanceMountNamespace, type LoopDevice,
 } from './block-devices.js';
-import type { InstanceRootVolume } from '../compute/driver.js';
-import { ImageStore, type ImageManifest } from '../images/store.js';
-import { instanceType } from '../catalog/instance-types.js';
 import { EphemeralDisks, ephemeralMountPoint } from './ephemeral.js';
-import type { Image } from '@aws-sdk/client-ec2';
-import { IMAGE_KIND } from '../services/ec2/images/record.js';
-import { ext4Info } from './ext4.js';
-import { captureRoot, copyFilesOutOf, filesystemImageOf } from './image-capture.js';
+import { RootFilesystems } from './root-filesystems.js';
 import { SnapshotData } from './snapshot-data.js';
 import { growImage, VolumeImages } from './volume-images.js';
 
@@ -45,15 +40,6 @@ export interface InstanceHost {
   rootVolume(instanceId: string): InstanceRootVolume | undefined;
   imagesInUse(): Set<string>;
   beforeDestroy(hook: (instanceId: string, root: InstanceRootVolume) => Promise<void>): void;
-}
-
-const run = promisify(execFile);
-
-/** What an image made from another keeps of it: how it boots. */
-function bootSettings(from: ImageManifest, description: string): Omit<ImageManifest, 'name' | 'createdAt' | 'sizeBytes'> {
-  return {
-    description, architecture: from.architecture, init: from.init, stopSignal: from.stopSignal, rebootSignal: from.rebootSignal, packages: from.packages,
-  };
 }
 
 /** Operations after which a pass may have work. */
@@ -75,7 +61,7 @@ interface VolumeMount {
 export class StorageController {
   readonly snapshots: SnapshotData;
   readonly volumes: VolumeImages;
-  private readonly images: ImageStore;
+  private readonly roots: RootFilesystems;
   private readonly ephemeral: EphemeralDisks;
   private running = false;
   private again = false;
@@ -93,7 +79,7 @@ export class StorageController {
   ) {
     this.snapshots = new SnapshotData(dataDir);
     this.volumes = new VolumeImages(dataDir, this.snapshots);
-    this.images = new ImageStore(dataDir);
+    this.roots = new RootFilesystems(new ImageStore(dataDir), this.snapshots, this.volumes, log);
     this.ephemeral = new EphemeralDisks(dataDir);
     // The periodic pass catches instances that came up after the last kick (a start, a reboot).
     if (instances) {
@@ -206,7 +192,7 @@ export class StorageController {
     if (this.snapshots.has(snap.SnapshotId)) return true; // taken, not yet marked (a crash in between)
     if (snap.SourceSnapshotId) {
       if (!this.snapshots.has(snap.SourceSnapshotId)) return false;
-      if (this.images.get(snap.SourceSnapshotId)) await this.copyRootImage(snap.SourceSnapshotId, snap.SnapshotId);
+      if (this.roots.has(snap.SourceSnapshotId)) await this.roots.copy(snap.SourceSnapshotId, snap.SnapshotId);
       await this.snapshots.copy(snap.SourceSnapshotId, snap.SnapshotId, snap.Encrypted);
       return true;
     }
@@ -215,17 +201,8 @@ export class StorageController {
     if (of?.rebooting) return false;
     const root = of?.root;
     if (root) {
-      // Its blocks too: an ext4 image of that root filesystem, so a volume made from the snapshot holds its files.
-      await this.captureRootImage(snap.SnapshotId, root);
-      const blocks = join(this.images.dir, `.${snap.SnapshotId}.img`);
-      try {
-        const wrappedKey = vol!.Encrypted ? this.volumes.wrappedKey({ volumeId: vol!.VolumeId, sizeGiB: vol!.Size, encrypted: true }) : undefined;
-        await filesystemImageOf(this.images.rootfs(snap.SnapshotId), snap.VolumeSize, blocks, wrappedKey ? this.snapshots.keys.unwrap(wrappedKey) : undefined);
-        const m = await this.snapshots.capture(snap.SnapshotId, { image: blocks, sizeGiB: snap.VolumeSize, wrappedKey });
-        this.log(`nimbus: storage: ${snap.SnapshotId} of root volume ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new`);
-      } finally {
-        rmSync(blocks, { force: true });
-      }
+      const m = await this.roots.capture(snap.SnapshotId, root, vol!, snap.VolumeSize);
+      this.log(`nimbus: storage: ${snap.SnapshotId} of root volume ${snap.VolumeId}: ${m.chunks.length} chunks, ${m.addedChunks} new`);
       return true;
     }
     const image = vol && this.volumes.has(vol.VolumeId) ? this.volumes.path(vol.VolumeId) : undefined;
@@ -248,82 +225,21 @@ export class StorageController {
     return undefined;
   }
 
-  /** The instance's root filesystem now, as the local image `name` (its boot settings those of the image it runs). */
-  private async captureRootImage(name: string, root: InstanceRootVolume): Promise<void> {
-    const from = this.images.get(root.image);
-    if (!from) throw new Error(`the image ${root.image} an instance runs is not on this host`);
-    const t0 = Date.now();
-    const m = await this.images.install(name, async (rootfs) => {
-      await captureRoot({ upper: root.upper, lower: this.images.rootfs(root.image), idBase: root.idBase, dest: rootfs });
-      return bootSettings(from, `made from an instance of ${from.name}`);
-    });
-    this.log(`nimbus: storage: ${name}: root filesystem of an instance of ${from.name} (${m.sizeBytes} bytes, ${Date.now() - t0} ms)`);
-  }
-
-  /**
-   * At termination, a root volume whose DeleteOnTermination is false outlives its instance: its
-   * files become that volume's ext4 image, to attach elsewhere as any volume.
-   */
+  /** At termination, a root volume whose DeleteOnTermination is false outlives its instance, holding its files. */
   private async keepRoot(instanceId: string, root: InstanceRootVolume): Promise<void> {
     const inst = (await this.store.listAll<InstanceRecord>(INSTANCE_KIND)).find((e) => e.doc.InstanceId === instanceId)?.doc;
     const device = inst?.BlockDeviceMappings.find((d) => d.DeviceName === inst.RootDeviceName);
-    if (!inst || !device || device.DeleteOnTermination !== false || this.volumes.has(device.VolumeId)) return;
-    const files = mkdtempSync(join(this.images.dir, '.root-'));
-    const image = this.volumes.path(device.VolumeId);
-    try {
-      await captureRoot({ upper: root.upper, lower: this.images.rootfs(root.image), idBase: root.idBase, dest: files });
-      mkdirSync(dirname(image), { recursive: true, mode: 0o700 });
-      await filesystemImageOf(files, device.VolumeSize ?? 8, `${image}.tmp`, device.Encrypted ? this.snapshots.keys.dataKeyOf(device.VolumeId) : undefined);
-      renameSync(`${image}.tmp`, image);
-      this.log(`nimbus: storage: ${device.VolumeId} keeps the root filesystem of ${instanceId}`);
-    } finally {
-      rmSync(files, { recursive: true, force: true });
-      rmSync(`${image}.tmp`, { force: true });
-    }
+    if (device?.DeleteOnTermination === false) await this.roots.keep(instanceId, device, root);
   }
 
-  /**
-   * Images whose root snapshot has data but no root filesystem here (RegisterImage of a snapshot
-   * of a volume the user filled): their root filesystem, copied out of the snapshot's blocks.
-   */
+  /** Images whose root snapshot has data but no root filesystem here (RegisterImage of a snapshot of a volume the user filled). */
   private async bootFilesystems(): Promise<void> {
     for (const { doc } of await this.store.listAll<Image>(IMAGE_KIND)) {
       const snapshotId = doc.BlockDeviceMappings?.find((m) => m.DeviceName === doc.RootDeviceName)?.Ebs?.SnapshotId;
-      if (!snapshotId || this.images.get(snapshotId) || !this.snapshots.has(snapshotId)) continue;
-      const manifest = this.snapshots.read(snapshotId)!;
-      if (!manifest.chunks.length) continue; // a blank snapshot boots nothing
-      const blocks = join(this.images.dir, `.${snapshotId}.blocks.img`);
-      try {
-        mkdirSync(this.images.dir, { recursive: true });
-        await this.snapshots.restore(snapshotId, blocks, manifest.volumeSizeGiB);
-        const encrypted = manifest.wrappedKey !== undefined && (await ext4Info(blocks)).features.includes('encrypt');
-        const m = await this.images.install(snapshotId, async (rootfs) => {
-          await copyFilesOutOf(blocks, rootfs, encrypted ? this.snapshots.keys.unwrap(manifest.wrappedKey!) : undefined);
-          return this.bootSettingsFor(rootfs);
-        });
-        this.log(`nimbus: storage: ${snapshotId}: root filesystem of ${doc.ImageId} from its blocks (${m.sizeBytes} bytes)`);
-      } catch (err) {
-        this.log(`nimbus: storage: cannot make a root filesystem of ${snapshotId} for ${doc.ImageId}: ${(err as Error).message}`);
-      } finally {
-        rmSync(blocks, { force: true });
-      }
+      if (!snapshotId || this.roots.has(snapshotId) || !this.snapshots.has(snapshotId)) continue;
+      await this.roots.fromBlocks(snapshotId, doc.ImageId!)
+        .catch((err: Error) => this.log(`nimbus: storage: cannot make a root filesystem of ${snapshotId} for ${doc.ImageId}: ${err.message}`));
     }
-  }
-
-  /** How a root filesystem of unknown make boots: as the local image whose init it has, else as a busybox-style /sbin/init. */
-  private bootSettingsFor(rootfs: string): Omit<ImageManifest, 'name' | 'createdAt' | 'sizeBytes'> {
-    const like = this.images.list().find((m) => !m.name.startsWith('snap-') && existsSync(join(rootfs, m.init[0]!)));
-    if (like) return bootSettings(like, `registered from a snapshot; boots as ${like.name}`);
-    return { description: 'registered from a snapshot', architecture: 'x86_64', init: ['/sbin/init'], stopSignal: 'SIGUSR2', rebootSignal: 'SIGTERM', packages: {} };
-  }
-
-  /** CopySnapshot of a root snapshot: the copy's root filesystem shares the source's files (hard links; images are never written). */
-  private async copyRootImage(from: string, to: string): Promise<void> {
-    const source = this.images.get(from)!;
-    await this.images.install(to, async (rootfs) => {
-      await run('cp', ['-al', `${this.images.rootfs(from)}/.`, rootfs]);
-      return bootSettings(source, source.description);
-    });
   }
 
   private async markCaptured(scope: Scope, snapshotId: string): Promise<void> {
@@ -467,9 +383,6 @@ export class StorageController {
     const volIds = new Set(volumes.map((v) => v.doc.VolumeId));
     for (const id of this.volumes.list()) if (!volIds.has(id) && !loops.has(id)) this.volumes.remove(id);
 
-    const inUse = this.instances?.imagesInUse() ?? new Set<string>();
-    for (const m of this.images.list()) {
-      if (m.name.startsWith('snap-') && !snapIds.has(m.name) && !inUse.has(m.name)) this.images.remove(m.name);
-    }
+    this.roots.sweep(snapIds, this.instances?.imagesInUse() ?? new Set());
   }
 }

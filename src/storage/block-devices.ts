@@ -8,7 +8,7 @@
  * controller detaches those no attachment needs.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { IDMAP_HELPER, nativeHelper } from '../compute/ns/crun.js';
@@ -57,9 +57,24 @@ export async function attachLoop(image: string): Promise<LoopDevice> {
 }
 
 export async function detachLoop(device: string): Promise<void> {
+  await thaw(device);
   await run('losetup', ['--detach', device]).catch((err: Error) => {
     if (!/No such device|not a block device|failed to use device/i.test(err.message)) throw err;
   });
+}
+
+/**
+ * Lifts a freeze left on the loop device's filesystem, if its filesystem is alive (a frozen
+ * filesystem outlives its last mount, and its loop device with it). Whether any is ever left is
+ * not known: this makes sure none outlives its volume's attachments or a restart of the server.
+ * Whether it was frozen is returned.
+ */
+export async function thaw(device: string): Promise<boolean> {
+  if (!existsSync(`/proc/fs/ext4/${basename(device)}`)) return false;
+  mkdirSync(STAGING, { recursive: true, mode: 0o700 });
+  const script = 'mount -t ext4 -o nosuid,nodev "$1" "$2" && fsfreeze --unfreeze "$2"';
+  return run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-thaw', device, STAGING], { timeout: 10_000 })
+    .then(() => true, () => false);
 }
 
 /** What is mounted in the instance's namespace, from the devices given (devno → mount point). */
@@ -152,6 +167,6 @@ export async function frozen<T>(loop: LoopDevice, fn: () => Promise<T>): Promise
     return await fn();
   } finally {
     holder.stdin.end('\n');
-    await exited;
+    if ((await exited) !== 0) await thaw(loop.device); // its unfreeze failed: lift the freeze another way
   }
 }

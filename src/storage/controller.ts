@@ -26,7 +26,7 @@ import { attachmentsOf, VOLUME_KIND, type VolumeRecord } from '../services/ec2/v
 import type { Scope, Store } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import {
-  attachLoop, detachLoop, frozen, growMounted, loopDevices, mountInto, mountPointFor, mountsOf, unmountFrom, type InstanceMountNamespace, type LoopDevice,
+  attachLoop, detachLoop, frozen, growMounted, loopDevices, mountInto, mountPointFor, mountsOf, thaw, unmountFrom, type InstanceMountNamespace, type LoopDevice,
 } from './block-devices.js';
 import { EphemeralDisks, ephemeralMountPoint } from './ephemeral.js';
 import { RootFilesystems } from './root-filesystems.js';
@@ -68,6 +68,7 @@ export class StorageController {
   private idle: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private closed = false;
+  private firstPass = true;
 
   constructor(
     private readonly store: Store,
@@ -126,6 +127,10 @@ export class StorageController {
   }
 
   private async pass(): Promise<void> {
+    if (this.firstPass && this.instances) {
+      this.firstPass = false;
+      for (const l of (await this.ourLoops()).values()) if (await thaw(l.device)) this.log(`nimbus: storage: ${l.device} was left frozen; thawed`);
+    }
     const snapshots = await this.store.listAll<SnapshotRecord>(SNAPSHOT_KIND);
     // Every volume only where volumes have data here (attached to real instances): without, a
     // pass after each launch would read the whole fleet's root volumes for nothing.

@@ -1,21 +1,5 @@
 /** The data plane's tools: iproute2 (`ip`) and nftables (`nft`), run without a shell. */
-import { execFile, type ExecFileException } from 'node:child_process';
-
-export class CommandError extends Error {
-  constructor(readonly command: string, readonly stderr: string, readonly code: number | string | null | undefined) {
-    super(`${command}: ${stderr.trim() || `exit ${code}`}`);
-  }
-}
-
-export function run(binary: string, args: readonly string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(binary, args, { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 }, (err: ExecFileException | null, stdout, stderr) => {
-      if (err) reject(new CommandError(`${binary} ${args.join(' ')}`, stderr, err.code));
-      else resolve(stdout);
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
+import { run } from '../util/exec.js';
 
 /** `ip` in a namespace (or the host's when undefined), `-json` where asked. */
 export function ip(netns: string | undefined, args: readonly string[]): Promise<string> {

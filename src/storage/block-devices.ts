@@ -7,14 +7,13 @@
  * in that namespace, so it goes when the instance stops; only the loop device outlives it, and the
  * controller detaches those no attachment needs.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { promisify } from 'node:util';
-import { IDMAP_HELPER, nativeHelper } from '../compute/ns/crun.js';
+import { FSCRYPT_HELPER, IDMAP_HELPER } from '../compute/ns/crun.js';
 import { IDS_PER_INSTANCE } from '../compute/ns/id-ranges.js';
+import { inPrivateMounts, tool } from './commands.js';
 
-const run = promisify(execFile);
 
 /** Where the host mounts a volume in a private mount namespace before handing a clone to the instance. */
 const STAGING = '/run/nimbus/volume';
@@ -40,7 +39,7 @@ export function mountPointFor(device: string): string {
 }
 
 export async function loopDevices(): Promise<LoopDevice[]> {
-  const { stdout } = await run('losetup', ['--json', '--list', '--output', 'NAME,BACK-FILE,MAJ:MIN']);
+  const stdout = await tool('losetup', ['--json', '--list', '--output', 'NAME,BACK-FILE,MAJ:MIN']);
   if (!stdout.trim()) return [];
   const parsed = JSON.parse(stdout) as { loopdevices?: { name: string; 'back-file'?: string; 'maj:min': string }[] };
   return (parsed.loopdevices ?? []).map((l) => ({ device: l.name, backingFile: (l['back-file'] ?? '').replace(/ \(deleted\)$/, ''), devno: l['maj:min'].trim() }));
@@ -50,7 +49,7 @@ export async function loopDevices(): Promise<LoopDevice[]> {
 export async function attachLoop(image: string): Promise<LoopDevice> {
   const existing = (await loopDevices()).find((l) => l.backingFile === image);
   if (existing) return existing;
-  await run('losetup', ['--find', '--nooverlap', image]);
+  await tool('losetup', ['--find', '--nooverlap', image]);
   const made = (await loopDevices()).find((l) => l.backingFile === image);
   if (!made) throw new Error(`losetup made no loop device for ${image}`);
   return made;
@@ -58,7 +57,7 @@ export async function attachLoop(image: string): Promise<LoopDevice> {
 
 export async function detachLoop(device: string): Promise<void> {
   await thaw(device);
-  await run('losetup', ['--detach', device]).catch((err: Error) => {
+  await tool('losetup', ['--detach', device]).catch((err: Error) => {
     if (!/No such device|not a block device|failed to use device/i.test(err.message)) throw err;
   });
 }
@@ -73,8 +72,7 @@ export async function thaw(device: string): Promise<boolean> {
   if (!existsSync(`/proc/fs/ext4/${basename(device)}`)) return false;
   mkdirSync(STAGING, { recursive: true, mode: 0o700 });
   const script = 'mount -t ext4 -o nosuid,nodev "$1" "$2" && fsfreeze --unfreeze "$2"';
-  return run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-thaw', device, STAGING], { timeout: 10_000 })
-    .then(() => true, () => false);
+  return inPrivateMounts('nimbus-thaw', script, [device, STAGING], { timeoutMs: 10_000 }).then(() => true, () => false);
 }
 
 /** What is mounted in the instance's namespace, from the devices given (devno → mount point). */
@@ -104,27 +102,14 @@ export async function mountInto(ns: InstanceMountNamespace, loop: LoopDevice, ta
   mkdirSync(STAGING, { recursive: true, mode: 0o700 });
   const unlock = dataKey ? `mkdir -p "$2/${ENCRYPTED_DATA}" && "$8" "$2/${ENCRYPTED_DATA}" && src="$2/${ENCRYPTED_DATA}" || exit 1; ` : '';
   const script = `mount -t ext4 -o nosuid,nodev "$1" "$2" || exit 1; src="$2"; ${unlock}exec "$3" "$src" "$4" "$5" "$6" "$7"`;
-  await runWithInput('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-mount',
-    loop.device, STAGING, IDMAP_HELPER, target, String(ns.idBase), String(IDS_PER_INSTANCE), String(ns.pid), FSCRYPT_HELPER], dataKey ?? Buffer.alloc(0));
-}
-
-const FSCRYPT_HELPER = nativeHelper('nimbus-fscrypt-key');
-
-function runWithInput(command: string, args: string[], input: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}: ${stderr.trim()}`))));
-    child.stdin.end(input);
-  });
+  await inPrivateMounts('nimbus-mount', script,
+    [loop.device, STAGING, IDMAP_HELPER, target, String(ns.idBase), String(IDS_PER_INSTANCE), String(ns.pid), FSCRYPT_HELPER], { input: dataKey ?? Buffer.alloc(0) });
 }
 
 /** Unmounts `target` inside the instance; `force` detaches it even while files are open there. */
 export async function unmountFrom(ns: InstanceMountNamespace, target: string, force: boolean): Promise<boolean> {
   try {
-    await run('nsenter', ['-t', String(ns.pid), '-m', 'umount', ...(force ? ['-l'] : []), target]);
+    await tool('nsenter', ['-t', String(ns.pid), '-m', 'umount', ...(force ? ['-l'] : []), target]);
     return true;
   } catch {
     return false;
@@ -139,9 +124,9 @@ export async function unmountFrom(ns: InstanceMountNamespace, target: string, fo
  * grows offline when the volume is next attached (VolumeImages.ensure).
  */
 export async function growMounted(loop: LoopDevice): Promise<void> {
-  await run('losetup', ['--set-capacity', loop.device]);
+  await tool('losetup', ['--set-capacity', loop.device]);
   mkdirSync(STAGING, { recursive: true, mode: 0o700 });
-  await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t ext4 "$1" "$2" && resize2fs "$1"', 'nimbus-grow', loop.device, STAGING]);
+  await inPrivateMounts('nimbus-grow', 'mount -t ext4 "$1" "$2" && resize2fs "$1"', [loop.device, STAGING]);
 }
 
 /**

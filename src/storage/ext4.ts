@@ -3,11 +3,10 @@
  * says. Every disk of the data plane (volumes, instance store, encrypted roots, images of root
  * filesystems) is one of these.
  */
-import { execFile } from 'node:child_process';
 import { open, rename } from 'node:fs/promises';
-import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+import { tool } from './commands.js';
+
 export const GIB = 1024 ** 3;
 
 /** Makes `file` `sizeGiB` long, sparse (truncating never shortens here: callers grow or create). */
@@ -29,8 +28,8 @@ export interface Mkfs {
 
 /** ext4 on the image: no reserved blocks, inode tables and journal written lazily (so a sparse image stays sparse). */
 export async function mkfsExt4(image: string, opts: Mkfs = {}): Promise<void> {
-  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1',
-    ...(opts.encrypt ? ['-O', 'encrypt'] : []), ...(opts.from ? ['-d', opts.from] : []), image], { maxBuffer: 16 * 1024 * 1024 });
+  await tool('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1',
+    ...(opts.encrypt ? ['-O', 'encrypt'] : []), ...(opts.from ? ['-d', opts.from] : []), image]);
 }
 
 /** A new image at `file`, made under a temporary name and renamed, so it is whole or absent. */
@@ -43,7 +42,7 @@ export async function newFilesystemImage(file: string, sizeGiB: number, opts: Mk
 
 /** The ext4 filesystem's features and size, from its superblock. */
 export async function ext4Info(image: string): Promise<{ features: string[]; bytes: number }> {
-  const { stdout } = await run('dumpe2fs', ['-h', image], { maxBuffer: 4 * 1024 * 1024 }).catch(() => ({ stdout: '' }));
+  const stdout = await tool('dumpe2fs', ['-h', image]).catch(() => '');
   const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
   return { features: field('Filesystem features').split(/\s+/), bytes: Number(field('Block count')) * Number(field('Block size')) };
 }
@@ -51,7 +50,7 @@ export async function ext4Info(image: string): Promise<{ features: string[]; byt
 /** The filesystem on an image or device (blkid's probe), or undefined when it has none. */
 export async function filesystemType(path: string): Promise<string | undefined> {
   try {
-    const { stdout } = await run('blkid', ['-p', '-o', 'value', '-s', 'TYPE', path]);
+    const stdout = await tool('blkid', ['-p', '-o', 'value', '-s', 'TYPE', path]);
     return stdout.trim() || undefined;
   } catch {
     return undefined; // blkid exits 2 when it finds nothing

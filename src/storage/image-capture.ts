@@ -5,15 +5,13 @@
  * image has (its range's first id as 0 again). Host keys go, as EC2 advises for AMIs: each
  * instance of the new image makes its own at boot.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { IDMAP_HELPER, nativeHelper } from '../compute/ns/crun.js';
+import { FSCRYPT_HELPER, IDMAP_HELPER } from '../compute/ns/crun.js';
 import { IDS_PER_INSTANCE } from '../compute/ns/id-ranges.js';
+import { inPrivateMounts } from './commands.js';
 import { mkfsExt4, sparseFile } from './ext4.js';
 
-const run = promisify(execFile);
 const UPPER_STAGING = '/run/nimbus/capture-upper';
 const MERGED_STAGING = '/run/nimbus/capture';
 
@@ -40,8 +38,8 @@ export async function captureRoot(c: RootCapture): Promise<void> {
     'mount -t overlay overlay -o "ro,lowerdir=$3:$6" "$7"',
     'cp -a "$7/." "$8/"',
   ].join('\n');
-  await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-capture',
-    IDMAP_HELPER, c.upper, UPPER_STAGING, String(c.idBase), String(IDS_PER_INSTANCE), c.lower, MERGED_STAGING, c.dest], { maxBuffer: 16 * 1024 * 1024 });
+  await inPrivateMounts('nimbus-capture', script,
+    [IDMAP_HELPER, c.upper, UPPER_STAGING, String(c.idBase), String(IDS_PER_INSTANCE), c.lower, MERGED_STAGING, c.dest]);
   for (const pattern of PER_INSTANCE) removeMatching(c.dest, pattern);
 }
 
@@ -57,11 +55,7 @@ export async function filesystemImageOf(rootfs: string, sizeGiB: number, dest: s
   await mkfsExt4(dest, { encrypt: true });
   mkdirSync(BUILD_STAGING, { recursive: true, mode: 0o700 });
   const script = 'mount -t ext4 -o loop "$1" "$2" && mkdir "$2/data" && "$3" "$2/data" && cp -a "$4/." "$2/data/"';
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-build', dest, BUILD_STAGING, FSCRYPT_HELPER, rootfs],
-      { maxBuffer: 16 * 1024 * 1024 }, (err) => (err ? reject(err) : resolve()));
-    child.stdin!.end(dataKey);
-  });
+  await inPrivateMounts('nimbus-build', script, [dest, BUILD_STAGING, FSCRYPT_HELPER, rootfs], { input: dataKey });
 }
 
 /**
@@ -72,15 +66,10 @@ export async function copyFilesOutOf(image: string, dest: string, dataKey?: Buff
   mkdirSync(BUILD_STAGING, { recursive: true, mode: 0o700 });
   const unlock = dataKey ? '"$3" "$2/data" && src="$2/data" || exit 1; ' : '';
   const script = `mount -t ext4 -o loop,ro,nosuid,nodev "$1" "$2" || exit 1; src="$2"; ${unlock}cp -a "$src/." "$4/" && rm -rf "$4/lost+found"`;
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'nimbus-copy-out', image, BUILD_STAGING, FSCRYPT_HELPER, dest],
-      { maxBuffer: 16 * 1024 * 1024 }, (err) => (err ? reject(err) : resolve()));
-    child.stdin!.end(dataKey ?? Buffer.alloc(0));
-  });
+  await inPrivateMounts('nimbus-copy-out', script, [image, BUILD_STAGING, FSCRYPT_HELPER, dest], { input: dataKey ?? Buffer.alloc(0) });
 }
 
 const BUILD_STAGING = '/run/nimbus/build';
-const FSCRYPT_HELPER = nativeHelper('nimbus-fscrypt-key');
 
 function removeMatching(root: string, pattern: string): void {
   const slash = pattern.lastIndexOf('/');

@@ -7,20 +7,18 @@
  *   - fromBlocks: RegisterImage of a snapshot of a volume the user filled, copied out of its blocks;
  *   - keep: a root volume that outlives its instance (DeleteOnTermination false) as a volume image.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import type { InstanceRootVolume } from '../compute/driver.js';
 import type { ImageManifest, ImageStore } from '../images/store.js';
 import type { StoredBlockDevice } from '../services/ec2/instances/record.js';
 import type { VolumeRecord } from '../services/ec2/volumes/record.js';
+import { tool } from './commands.js';
 import { ext4Info } from './ext4.js';
 import { captureRoot, copyFilesOutOf, filesystemImageOf } from './image-capture.js';
 import type { SnapshotData, SnapshotManifest } from './snapshot-data.js';
 import type { VolumeImages } from './volume-images.js';
 
-const run = promisify(execFile);
 type BootSettings = Omit<ImageManifest, 'name' | 'createdAt' | 'sizeBytes'>;
 
 /** What an image made from another keeps of it: how it boots. */
@@ -65,7 +63,7 @@ export class RootFilesystems {
   async copy(from: string, to: string): Promise<void> {
     const source = this.images.get(from)!;
     await this.images.install(to, async (rootfs) => {
-      await run('cp', ['-al', `${this.images.rootfs(from)}/.`, rootfs]);
+      await tool('cp', ['-al', `${this.images.rootfs(from)}/.`, rootfs]);
       return bootSettings(source, source.description);
     });
   }

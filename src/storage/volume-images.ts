@@ -6,15 +6,13 @@
  * An encrypted volume's filesystem has ext4's `encrypt` feature: what the instance sees of it is
  * its `data` directory, encrypted under the volume's data key (keys.ts, block-devices.ts).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { tool } from './commands.js';
 import { ext4Info, filesystemType, GIB, mkfsExt4, newFilesystemImage, sparseFile } from './ext4.js';
 import type { SnapshotData } from './snapshot-data.js';
 
-const run = promisify(execFile);
 const VOLUME_ID = /^vol-[0-9a-f]{8,17}$/;
 
 export interface VolumeSource {
@@ -70,23 +68,23 @@ export class VolumeImages {
       if (v.snapshotId && this.snapshots.has(v.snapshotId)) await this.snapshots.restore(v.snapshotId, file, v.sizeGiB);
       else await newFilesystemImage(file, v.sizeGiB, { encrypt: wrapped !== undefined });
     }
-    if (opts.inUse) {
-      const fs = await ext4Info(file);
-      return { image: file, dataKey: wrapped && fs.features.includes('encrypt') ? this.snapshots.keys.unwrap(wrapped) : undefined };
-    }
-    await growImage(file, v.sizeGiB);
-    if (!(await filesystemType(file))) await mkfsExt4(file, { encrypt: wrapped !== undefined }); // restored from a snapshot of a blank volume
-    let fs = await ext4Info(file);
-    if (fs.bytes < v.sizeGiB * GIB) {
-      // ModifyVolume made it larger since it was last mounted (or while it was, where the host may
-      // not resize online): its filesystem grows now, offline.
-      await run('e2fsck', ['-f', '-p', file]).catch(() => {}); // resize2fs wants a freshly checked filesystem
-      await run('resize2fs', [file]);
-      fs = await ext4Info(file);
-    }
+    const fs = opts.inUse ? await ext4Info(file) : await this.ready(file, v.sizeGiB, wrapped !== undefined);
     // A volume restored from an unencrypted snapshot keeps that snapshot's filesystem, without encryption.
     const dataKey = wrapped && fs.features.includes('encrypt') ? this.snapshots.keys.unwrap(wrapped) : undefined;
     return { image: file, dataKey };
+  }
+
+  /** The image grown to its volume's size, with a filesystem that fills it; what its superblock says then. */
+  private async ready(file: string, sizeGiB: number, encrypt: boolean): Promise<Awaited<ReturnType<typeof ext4Info>>> {
+    await growImage(file, sizeGiB);
+    if (!(await filesystemType(file))) await mkfsExt4(file, { encrypt }); // restored from a snapshot of a blank volume
+    const fs = await ext4Info(file);
+    if (fs.bytes >= sizeGiB * GIB) return fs;
+    // ModifyVolume made it larger since it was last mounted (or while it was, where the host may
+    // not resize online): its filesystem grows now, offline.
+    await tool('e2fsck', ['-f', '-p', file]).catch(() => {}); // resize2fs wants a freshly checked filesystem
+    await tool('resize2fs', [file]);
+    return ext4Info(file);
   }
 
   /** The wrapped data key of an encrypted volume (for its snapshots). */

@@ -69,6 +69,7 @@ export function nativeHelper(name: string): string {
 }
 
 export const IDMAP_HELPER = nativeHelper('nimbus-idmapped-mount');
+export const FSCRYPT_HELPER = nativeHelper('nimbus-fscrypt-key');
 
 export class CrunError extends Error {}
 

@@ -30,13 +30,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { tool } from '../../storage/commands.js';
 import { newFilesystemImage } from '../../storage/ext4.js';
-import { nativeHelper } from './crun.js';
+import { FSCRYPT_HELPER } from './crun.js';
 import { IDS_PER_INSTANCE } from './id-ranges.js';
 
-const run = promisify(execFile);
 
 export interface InstanceFiles {
   dir: string;
@@ -136,19 +134,14 @@ export async function ensureEncryptedRoot(f: InstanceFiles, sizeGiB: number, key
   if (!existsSync(f.rootImage)) await newFilesystemImage(f.rootImage, sizeGiB, { encrypt: true });
   if (!mountsUnder(f.rootMount).includes(f.rootMount)) {
     mkdirSync(f.rootMount, { recursive: true, mode: 0o700 });
-    await run('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev', f.rootImage, f.rootMount]); // the loop device goes with the mount
+    await tool('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev', f.rootImage, f.rootMount]); // the loop device goes with the mount
   }
   const data = join(f.rootMount, 'data');
   mkdirSync(data, { recursive: true, mode: 0o700 });
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile(FSCRYPT_HELPER, [data], (err) => (err ? reject(err) : resolve()));
-    child.stdin!.end(key);
-  });
+  await tool(FSCRYPT_HELPER, [data], key);
   const volume = join(f.dir, 'volume');
   if (!existsSync(volume)) symlinkSync(data, volume);
 }
-
-const FSCRYPT_HELPER = nativeHelper('nimbus-fscrypt-key');
 
 /** overlayfs options (the image's rootfs seen through `f.lowerMount`); the characters overlayfs would misread in a path are refused. */
 export function overlayOptions(f: InstanceFiles): string {

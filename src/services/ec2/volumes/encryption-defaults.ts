@@ -25,12 +25,17 @@ export async function ebsDefaults(store: Pick<Store, 'get'>, scope: Scope): Prom
 
 const save = (ctx: RequestContext, d: EbsDefaults) => ctx.store.put(SETTINGS_KIND, ctx.scope, SETTINGS_ID, d);
 
-export const managedKey = (ctx: RequestContext) => `arn:aws:kms:${ctx.region}:${ctx.accountId}:alias/aws/ebs`;
+/** The AWS managed key for EBS of an account in a region. */
+const managedKeyOf = (region: string, account: string) => `arn:aws:kms:${region}:${account}:alias/aws/ebs`;
 
-/** The key a volume encrypted without a key of its own is encrypted with. */
-export async function defaultKey(ctx: RequestContext): Promise<string> {
-  return (await ebsDefaults(ctx.store, ctx.scope)).kmsKeyId ?? managedKey(ctx);
+export const managedKey = (ctx: RequestContext) => managedKeyOf(ctx.region, ctx.accountId);
+
+/** The key a volume of the scope encrypted without a key of its own is encrypted with. */
+export async function defaultKeyOf(store: Pick<Store, 'get'>, scope: Scope): Promise<string> {
+  return (await ebsDefaults(store, scope)).kmsKeyId ?? managedKeyOf(scope.region, scope.account);
 }
+
+export const defaultKey = (ctx: RequestContext) => defaultKeyOf(ctx.store, ctx.scope);
 
 const KEY_FORMS = [
   /^arn:aws:kms:[a-z0-9-]+:\d{12}:(key\/[0-9a-f-]{36}|alias\/[\w/-]+)$/,

@@ -9,7 +9,7 @@ import type { Scope, Store } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
 import { checkIds, notFound } from '../common/errors.js';
 import type { InstanceRecord } from '../instances/record.js';
-import { ebsDefaults } from './encryption-defaults.js';
+import { defaultKeyOf } from './encryption-defaults.js';
 import { launchSpec } from './types.js';
 
 export const VOLUME_KIND = 'volume';
@@ -122,7 +122,7 @@ export async function saveVolume(store: Pick<Store, 'put'>, scope: Scope, vol: V
 
 /** RunInstances: each EBS block device of a new instance is a volume, attached and in use from the start. */
 export async function saveLaunchVolumes(store: Pick<Store, 'put' | 'get'>, scope: Scope, rec: InstanceRecord): Promise<void> {
-  const defaults = await ebsDefaults(store, scope);
+  const key = rec.BlockDeviceMappings.some((d) => d.Encrypted) ? await defaultKeyOf(store, scope) : undefined;
   for (const d of rec.BlockDeviceMappings) {
     const encrypted = d.Encrypted ?? false;
     const size = d.VolumeSize ?? DEFAULT_ROOT_SIZE;
@@ -136,7 +136,7 @@ export async function saveLaunchVolumes(store: Pick<Store, 'put' | 'get'>, scope
       ...spec,
       SnapshotId: d.SnapshotId,
       Encrypted: encrypted,
-      KmsKeyId: encrypted ? (defaults.kmsKeyId ?? `arn:aws:kms:${scope.region}:${rec.OwnerId}:alias/aws/ebs`) : undefined,
+      KmsKeyId: encrypted ? key : undefined,
       Attachments: [{ InstanceId: rec.InstanceId, Device: d.DeviceName, AttachTime: d.AttachTime, attachedAt: d.AttachTime }],
     });
   }

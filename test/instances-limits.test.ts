@@ -4,6 +4,8 @@ import {
   RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, waitUntilInstanceStopped,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { errorCode, startServer, type NimbusProcess } from './support/server.js';
 
 const AMI = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -45,5 +47,36 @@ describe('MinCount, MaxCount and the On-Demand instance limit', () => {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [one.Instances![0]!.InstanceId!] }));
     const started = await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
     assert.equal(started.StartingInstances![0]!.CurrentState!.Name, 'pending');
+  });
+});
+
+describe('the instance limit over a store made before its counts were kept', () => {
+  let nimbus: NimbusProcess;
+  before(async () => {
+    nimbus = await startServer({ args: ['--instance-limit', '4', '--sim-delay-ms', '20'] });
+  });
+  after(() => nimbus.dispose());
+
+  it('counts the instances already there, after a restart and after an upgrade', async () => {
+    const run = (n: number) =>
+      nimbus.ec2().send(new RunInstancesCommand({ ImageId: AMI, InstanceType: 't3.micro', MinCount: n, MaxCount: n }));
+    await run(3);
+    await nimbus.restart();
+    assert.equal(await errorCode(run(2)), 'InstanceLimitExceeded');
+
+    // An older store: no counts table or triggers, and the state index it had then.
+    await nimbus.stop();
+    const db = new Database(join(nimbus.dataDir, 'nimbus.db'));
+    db.exec(`DROP TRIGGER resources_counted_insert; DROP TRIGGER resources_counted_delete;
+             DROP TRIGGER resources_counted_update; DROP TABLE resource_counts;
+             CREATE INDEX resources_by_state ON resources (kind, account, region, state)`);
+    db.close();
+    await nimbus.start();
+    assert.equal(await errorCode(run(2)), 'InstanceLimitExceeded');
+    const fourth = (await run(1)).Instances![0]!.InstanceId!;
+    assert.equal(await errorCode(run(1)), 'InstanceLimitExceeded');
+    // Terminating frees a place: the counts follow state changes, not only inserts.
+    await nimbus.ec2().send(new TerminateInstancesCommand({ InstanceIds: [fourth] }));
+    assert.equal((await run(1)).Instances!.length, 1);
   });
 });

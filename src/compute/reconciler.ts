@@ -53,6 +53,14 @@ interface Item {
   scope: Scope;
   rec: InstanceRecord;
   hasWork: boolean;
+  /** What the driver said while the items were gathered, if it was asked then. */
+  actual?: ActualState;
+}
+
+interface Gathered {
+  items: Item[];
+  /** Some instances still wait, unread, on a driver step in flight or a driver state unchanged. */
+  unreadWaiting: boolean;
 }
 
 export class InstanceReconciler {
@@ -78,6 +86,15 @@ export class InstanceReconciler {
   private readonly parked = new Map<string, number>();
   /** The earliest due time among the parked instances that the last pass skipped. */
   private parkedNext?: number;
+  /**
+   * Instances a pass left waiting on the driver (pending while it starts them, …), by workKey,
+   * with the driver state it saw. While the store holds no newer write of the record (the store's
+   * watch forgets them) and the driver says the same, the decision would be the same: a pass
+   * skips them without reading, so a launch does not re-read every instance still booting.
+   */
+  private readonly waitingOn = new Map<string, ActualState>();
+  /** Instances written since this pass began: what it read of them may be stale, so not remembered. */
+  private readonly writtenDuringPass = new Set<string>();
 
   constructor(
     private readonly plane: Omit<ControlPlane, 'kick'>,
@@ -85,6 +102,13 @@ export class InstanceReconciler {
   ) {
     this.fullPassMs = opts.fullPassMs ?? 60_000;
     this.pollMs = opts.pollMs ?? 1_000;
+    plane.store.watch(INSTANCE_KIND, (changed) => {
+      for (const { scope, id } of changed) {
+        const key = workKey(scope, id);
+        this.waitingOn.delete(key);
+        if (this.passing) this.writtenDuringPass.add(key);
+      }
+    });
     // An instance that changed by itself (poweroff inside) is looked at at once, by a full pass.
     plane.driver.onChange?.(() => {
       this.lastFullPass = -Infinity;
@@ -160,23 +184,26 @@ export class InstanceReconciler {
 
   /** One pass; returns when the next one is due. */
   private async pass(): Promise<number | undefined> {
+    this.writtenDuringPass.clear();
     const full = this.now() - this.lastFullPass >= this.fullPassMs;
     if (full) this.lastFullPass = this.now();
     // The reconciler's writes can be derived again from the driver after a loss: no fsync for them.
     const relaxed = { relaxed: true };
-    const items = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()), relaxed);
+    const { items, unreadWaiting } = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()), relaxed);
 
     let next = Math.min(this.lastFullPass + this.fullPassMs, full ? Infinity : (this.parkedNext ?? Infinity));
-    let polling = false;
+    let polling = unreadWaiting;
     const decided = await mapBounded(items, INSPECT_CONCURRENCY, async (item) => {
       if (this.inFlight.has(item.rec.InstanceId)) return { item, decision: wait };
-      const actual = await this.driver.inspect(item.rec.InstanceId);
+      const actual = item.actual ?? (await this.driver.inspect(item.rec.InstanceId));
       const decision = decide(item.rec, actual, this.now(), this.plane.config.terminatedRetentionMs);
       if (decision.step) this.launch(decision.step, item);
+      this.remember(item, decision, actual);
       return { item, decision };
     });
     const advanced = decided.some(({ decision }) => decision.advance);
-    await this.plane.store.transaction(async () => {
+    const writes = decided.some(({ item, decision }) => decision.advance || (!decision.waiting && item.hasWork));
+    const settle = async () => {
       for (const { item, decision } of decided) {
         let { waiting, dueAt } = decision;
         if (decision.advance) ({ waiting, dueAt } = await this.advance(item, decision));
@@ -185,7 +212,9 @@ export class InstanceReconciler {
         else if (waiting) polling = true;
         this.park(item, decision);
       }
-    }, relaxed);
+    };
+    // Most passes after a launch only start a driver step: no transaction for nothing to write.
+    await (writes ? this.plane.store.transaction(settle, relaxed) : settle());
     // A state change releases or assigns addresses, which the network controller maps.
     if (advanced) this.plane.committed?.();
     if (full) await this.destroyOrphans(items);
@@ -239,6 +268,13 @@ export class InstanceReconciler {
     }
   }
 
+  /** Remembers an instance left waiting on the driver as it is; forgets any other. */
+  private remember(item: Item, decision: Decision, actual: ActualState): void {
+    const key = workKey(item.scope, item.rec.InstanceId);
+    if (decision === wait && !this.writtenDuringPass.has(key)) this.waitingOn.set(key, actual);
+    else this.waitingOn.delete(key);
+  }
+
   /** Parks an instance that has nothing to do but wait for its retention deadline; unparks others. */
   private park(item: Item, decision: Decision): void {
     const key = workKey(item.scope, item.rec.InstanceId);
@@ -247,32 +283,46 @@ export class InstanceReconciler {
     } else this.parked.delete(key);
   }
 
-  private async workItems(): Promise<Item[]> {
+  private async workItems(): Promise<Gathered> {
     const { store } = this.plane;
     const work = await store.listAll<WorkItem>(WORK_KIND);
     const items: Item[] = [];
+    let unreadWaiting = false;
     const now = this.now();
     this.parkedNext = undefined;
     for (const w of work) {
-      const due = this.parked.get(workKey(w.scope, w.doc.InstanceId));
+      const id = w.doc.InstanceId;
+      const key = workKey(w.scope, id);
+      const due = this.parked.get(key);
       if (due !== undefined && due > now) {
         this.parkedNext = Math.min(this.parkedNext ?? Infinity, due);
         continue;
       }
-      const rec = await store.get<InstanceRecord>(INSTANCE_KIND, w.scope, w.doc.InstanceId);
-      if (rec) items.push({ scope: w.scope, rec, hasWork: true });
-      else await store.remove(WORK_KIND, w.scope, w.doc.InstanceId);
+      if (this.inFlight.has(id)) {
+        unreadWaiting = true;
+        continue;
+      }
+      const seen = this.waitingOn.get(key);
+      const actual = seen === undefined ? undefined : await this.driver.inspect(id);
+      if (seen !== undefined && actual === seen) {
+        unreadWaiting = true;
+        continue;
+      }
+      const rec = await store.get<InstanceRecord>(INSTANCE_KIND, w.scope, id);
+      if (rec) items.push({ scope: w.scope, rec, hasWork: true, actual });
+      else await store.remove(WORK_KIND, w.scope, id);
     }
-    return items;
+    return { items, unreadWaiting };
   }
 
-  private async allItems(): Promise<Item[]> {
+  private async allItems(): Promise<Gathered> {
     const { store } = this.plane;
     const work = new Set((await store.listAll<WorkItem>(WORK_KIND)).map((w) => workKey(w.scope, w.doc.InstanceId)));
     this.parked.clear(); // re-parked from this pass's decisions
-    return (await store.listAll<InstanceRecord>(INSTANCE_KIND)).map(({ scope, doc }) => ({
+    const items = (await store.listAll<InstanceRecord>(INSTANCE_KIND)).map(({ scope, doc }) => ({
       scope, rec: doc, hasWork: work.has(workKey(scope, doc.InstanceId)),
     }));
+    return { items, unreadWaiting: false };
   }
 
   /** What the driver runs that the store does not know (any more) is removed. */

@@ -21,6 +21,8 @@ export interface SimTimings {
 export class SimDriver implements ComputeDriver {
   readonly name = 'sim' as const;
   private readonly instances = new Map<string, SimInstance>();
+  /** Those with a transition under way (a superset: settled ones leave it lazily), so a reconciler's wake-up time is not a walk over the fleet. */
+  private readonly transitioning = new Set<string>();
 
   constructor(
     private readonly clock: Clock,
@@ -48,6 +50,7 @@ export class SimDriver implements ComputeDriver {
     const next: SimInstance = inst ?? { state: 'starting', doneAt: 0, console: [] };
     next.state = 'starting';
     next.doneAt = now.getTime() + this.timings.pendingMs;
+    this.transitioning.add(spec.instanceId);
     next.console.push(`[${now.toISOString()}] ${spec.hostname} (${spec.instanceId}) booting: ${spec.instanceType}, ${spec.vcpus} vCPU, ${spec.memoryMiB} MiB (sim driver: no process runs)`);
     if (spec.userData) next.console.push(`[${now.toISOString()}] user data: ${spec.userData.length} bytes`);
     this.instances.set(spec.instanceId, next);
@@ -64,6 +67,7 @@ export class SimDriver implements ComputeDriver {
     }
     inst.state = 'stopping';
     inst.doneAt = now + (opts.force ? 0 : this.timings.stoppingMs);
+    this.transitioning.add(id);
     inst.console.push(`[${this.clock.now().toISOString()}] ${id} ${opts.force ? 'forced off' : 'shutting down'}`);
   }
 
@@ -77,6 +81,7 @@ export class SimDriver implements ComputeDriver {
     if (!inst || inst.state === 'destroying') return;
     inst.state = 'destroying';
     inst.doneAt = this.clock.now().getTime() + this.timings.shuttingDownMs;
+    this.transitioning.add(id);
   }
 
   async inspect(id: string): Promise<ActualState> {
@@ -95,10 +100,11 @@ export class SimDriver implements ComputeDriver {
   /** When the next transition completes, so a reconciler can wake up just then. */
   nextTransitionAt(): number | undefined {
     let next: number | undefined;
-    for (const inst of this.instances.values()) {
-      if (inst.state === 'starting' || inst.state === 'stopping' || inst.state === 'destroying') {
+    for (const id of this.transitioning) {
+      const inst = this.instances.get(id);
+      if (inst && (inst.state === 'starting' || inst.state === 'stopping' || inst.state === 'destroying')) {
         next = next === undefined ? inst.doneAt : Math.min(next, inst.doneAt);
-      }
+      } else this.transitioning.delete(id);
     }
     return next;
   }

@@ -13,7 +13,7 @@
  */
 import Database from 'better-sqlite3';
 import type {
-  Account, Credential, IdempotencyRecord, Scope, Store, Tag, TagQuery, TagRow, TransactionOptions,
+  Account, Credential, IdempotencyRecord, ResourceRef, Scope, Store, Tag, TagQuery, TagRow, TransactionOptions,
 } from './store.js';
 
 const SCHEMA = `
@@ -40,25 +40,53 @@ CREATE TABLE IF NOT EXISTS idempotency (
 `;
 
 /**
- * Document fields copied into indexed columns of their own, for the hot paths that count or find
- * by them (an expression index over json_extract is not used well enough by SQLite's planner).
+ * How many resources of each kind and state a scope holds, kept by triggers in the writing
+ * transaction itself: quota checks on every launch read a handful of rows here instead of counting
+ * the fleet's index entries, so their cost does not grow with the fleet. A state of '' stands for
+ * documents without one.
  */
-const INDEXED_FIELDS = ['state'] as const;
+const COUNTS = `
+CREATE TABLE resource_counts (
+  kind TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY (kind, account, region, state)
+) WITHOUT ROWID;
+CREATE TRIGGER resources_counted_insert AFTER INSERT ON resources BEGIN
+  INSERT INTO resource_counts VALUES (NEW.kind, NEW.account, NEW.region, coalesce(NEW.state, ''), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER resources_counted_delete AFTER DELETE ON resources BEGIN
+  UPDATE resource_counts SET n = n - 1
+    WHERE kind = OLD.kind AND account = OLD.account AND region = OLD.region AND state = coalesce(OLD.state, '');
+END;
+CREATE TRIGGER resources_counted_update AFTER UPDATE OF state ON resources WHEN OLD.state IS NOT NEW.state BEGIN
+  UPDATE resource_counts SET n = n - 1
+    WHERE kind = OLD.kind AND account = OLD.account AND region = OLD.region AND state = coalesce(OLD.state, '');
+  INSERT INTO resource_counts VALUES (NEW.kind, NEW.account, NEW.region, coalesce(NEW.state, ''), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+INSERT INTO resource_counts SELECT kind, account, region, coalesce(state, ''), count(*) FROM resources GROUP BY 1, 2, 3, 4;
+`;
 
-/** Adds the indexed columns to a database made before they existed, filling them from the documents. */
+/**
+ * The document field copied into a column of its own, which the counts are kept by. Its index
+ * from before the counts existed is dropped: nothing reads it and every write paid for it.
+ */
+const COUNTED_FIELD = 'state';
+
+/** Brings a database made by an earlier version up to this schema, filling what is new from the documents. */
 function migrate(db: Database.Database): void {
   const columns = new Set((db.pragma('table_info(resources)') as { name: string }[]).map((c) => c.name));
-  for (const field of INDEXED_FIELDS) {
-    if (!columns.has(field)) {
-      db.exec(`ALTER TABLE resources ADD COLUMN ${field} TEXT`);
-      db.exec(`UPDATE resources SET ${field} = json_extract(doc, '$.${field}')`);
-    }
-    db.exec(`CREATE INDEX IF NOT EXISTS resources_by_${field} ON resources (kind, account, region, ${field})`);
+  if (!columns.has(COUNTED_FIELD)) {
+    db.exec(`ALTER TABLE resources ADD COLUMN ${COUNTED_FIELD} TEXT`);
+    db.exec(`UPDATE resources SET ${COUNTED_FIELD} = json_extract(doc, '$.${COUNTED_FIELD}')`);
   }
+  db.exec(`DROP INDEX IF EXISTS resources_by_${COUNTED_FIELD}`);
+  const hasCounts = db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='resource_counts'`).get();
+  if (!hasCounts) db.transaction(() => db.exec(COUNTS))();
 }
 
-const indexedValue = (doc: unknown, field: string): string | null => {
-  const v = (doc as Record<string, unknown> | null)?.[field];
+const countedValue = (doc: unknown): string | null => {
+  const v = (doc as Record<string, unknown> | null)?.[COUNTED_FIELD];
   return typeof v === 'string' ? v : null;
 };
 
@@ -69,6 +97,9 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Database.Statement>();
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly watchers = new Map<string, ((changed: readonly ResourceRef[]) => void)[]>();
+  /** Writes of watched kinds in the open transaction, told to the watchers once it commits. */
+  private uncommitted = new Map<string, ResourceRef[]>();
   private seq = Date.now();
 
   constructor(file: string) {
@@ -95,15 +126,38 @@ export class SqliteStore implements Store {
       try {
         const result = await fn();
         this.db.exec('COMMIT');
+        this.tellWatchers();
         return result;
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.uncommitted.clear();
         throw err;
       } finally {
         if (opts.relaxed) this.db.pragma('synchronous = FULL');
       }
     };
     return this.enqueue(run);
+  }
+
+  watch(kind: string, listener: (changed: readonly ResourceRef[]) => void): void {
+    const list = this.watchers.get(kind) ?? [];
+    this.watchers.set(kind, [...list, listener]);
+  }
+
+  /** Notes a write of a watched kind; outside a transaction it is committed already. */
+  private changed(kind: string, scope: Scope, id: string): void {
+    if (!this.watchers.has(kind)) return;
+    let list = this.uncommitted.get(kind);
+    if (!list) this.uncommitted.set(kind, (list = []));
+    list.push({ scope, id });
+    if (!this.db.inTransaction) this.tellWatchers();
+  }
+
+  private tellWatchers(): void {
+    if (this.uncommitted.size === 0) return;
+    const changes = this.uncommitted;
+    this.uncommitted = new Map();
+    for (const [kind, refs] of changes) for (const listener of this.watchers.get(kind) ?? []) listener(refs);
   }
 
   /** Runs `run` after every transaction queued before it, and before any queued after. */
@@ -157,29 +211,38 @@ export class SqliteStore implements Store {
   }
 
   async count(kind: string, scope: Scope): Promise<number> {
-    const row = this.stmt('SELECT count(*) AS n FROM resources WHERE kind=? AND account=? AND region=?').get(
+    const row = this.stmt('SELECT coalesce(sum(n), 0) AS n FROM resource_counts WHERE kind=? AND account=? AND region=?').get(
       kind, scope.account, scope.region,
     ) as { n: number };
     return row.n;
   }
 
   async countWhere(kind: string, scope: Scope, field: string, values: readonly string[]): Promise<number> {
+    if (field === COUNTED_FIELD) {
+      const row = this.stmt(
+        'SELECT coalesce(sum(n), 0) AS n FROM resource_counts WHERE kind=? AND account=? AND region=? AND state IN (SELECT value FROM json_each(?))',
+      ).get(kind, scope.account, scope.region, JSON.stringify(values)) as { n: number };
+      return row.n;
+    }
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) throw new Error(`not a document field name: ${field}`);
-    const column = (INDEXED_FIELDS as readonly string[]).includes(field) ? field : `json_extract(doc, '$.${field}')`;
     const row = this.stmt(
-      `SELECT count(*) AS n FROM resources WHERE kind=? AND account=? AND region=? AND ${column} IN (SELECT value FROM json_each(?))`,
+      `SELECT count(*) AS n FROM resources WHERE kind=? AND account=? AND region=? AND json_extract(doc, '$.${field}') IN (SELECT value FROM json_each(?))`,
     ).get(kind, scope.account, scope.region, JSON.stringify(values)) as { n: number };
     return row.n;
   }
 
   async put<T>(kind: string, scope: Scope, id: string, doc: T): Promise<void> {
-    this.stmt('INSERT OR REPLACE INTO resources (kind, account, region, id, doc, state) VALUES (?,?,?,?,?,?)').run(
-      kind, scope.account, scope.region, id, JSON.stringify(doc), indexedValue(doc, 'state'),
-    );
+    // An upsert, not INSERT OR REPLACE: REPLACE deletes without firing the counting triggers.
+    this.stmt(
+      `INSERT INTO resources (kind, account, region, id, doc, state) VALUES (?,?,?,?,?,?)
+       ON CONFLICT (kind, account, region, id) DO UPDATE SET doc=excluded.doc, state=excluded.state`,
+    ).run(
+      kind, scope.account, scope.region, id, JSON.stringify(doc), countedValue(doc),
+    );    this.changed(kind, scope, id);
   }
 
   async remove(kind: string, scope: Scope, id: string): Promise<void> {
-    this.stmt('DELETE FROM resources WHERE kind=? AND account=? AND region=? AND id=?').run(kind, scope.account, scope.region, id);
+    this.stmt('DELETE FROM resources WHERE kind=? AND account=? AND region=? AND id=?').run(kind, scope.account, scope.region, id);    this.changed(kind, scope, id);
   }
 
   async listAll<T>(kind: string): Promise<{ scope: Scope; doc: T }[]> {

@@ -52,6 +52,12 @@ export interface TransactionOptions {
   relaxed?: boolean;
 }
 
+/** One resource, by where it lives and its id. */
+export interface ResourceRef {
+  scope: Scope;
+  id: string;
+}
+
 export interface Store {
   /**
    * Runs `fn` atomically: all its writes land, or none do. Transactions never interleave. A
@@ -72,11 +78,17 @@ export interface Store {
   count(kind: string, scope: Scope): Promise<number>;
   /**
    * How many resources of a kind have the top-level document field `field` equal to one of
-   * `values`. Fields the hot paths count by (`state`) are indexed, so this does not read documents.
+   * `values`. By `state`, the count is kept up to date as resources are written, so it reads no
+   * documents and costs the same at any fleet size (`count` too).
    */
   countWhere(kind: string, scope: Scope, field: string, values: readonly string[]): Promise<number>;
   put<T>(kind: string, scope: Scope, id: string, doc: T): Promise<void>;
   remove(kind: string, scope: Scope, id: string): Promise<void>;
+  /**
+   * Calls `listener` after every commit that wrote or removed resources of `kind`, with which:
+   * how a controller knows that what it read is still current without reading it again.
+   */
+  watch(kind: string, listener: (changed: readonly ResourceRef[]) => void): void;
   /** Resources of a kind across every account and region, for reconcilers. */
   listAll<T>(kind: string): Promise<{ scope: Scope; doc: T }[]>;
 

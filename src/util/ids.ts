@@ -1,8 +1,22 @@
 /** Resource ids in EC2's form: a prefix and 17 lowercase hex digits. */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
+
+/** Random bytes drawn from the kernel in blocks: one getrandom call per few hundred ids, not one per id. */
+const pool = Buffer.alloc(4096);
+let poolUsed = pool.length;
+
+function randomHex(bytes: number): string {
+  if (poolUsed + bytes > pool.length) {
+    randomFillSync(pool);
+    poolUsed = 0;
+  }
+  const hex = pool.toString('hex', poolUsed, poolUsed + bytes);
+  poolUsed += bytes;
+  return hex;
+}
 
 export function newId(prefix: string): string {
-  return `${prefix}-${randomBytes(9).toString('hex').slice(0, 17)}`;
+  return `${prefix}-${randomHex(9).slice(0, 17)}`;
 }
 
 const ID_RE = /^([a-z]+(?:-[a-z]+)*)-([0-9a-f]{8}|[0-9a-f]{17})$/;

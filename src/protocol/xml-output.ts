@@ -59,6 +59,11 @@ export class XmlSink {
 /** Writes one value of a shape as XML content (without the element around it). */
 type Writer = (value: unknown, out: XmlSink) => void;
 
+/** A scalar's XML content: text, escaped where its type can need it. */
+type ScalarText = (value: unknown) => string;
+
+const isScalar = (shape: Shape) => shape.type !== 'structure' && shape.type !== 'list' && shape.type !== 'map';
+
 /**
  * Serializes by walking the model once per shape: each shape gets a writer, and a structure's
  * writer is straight-line code generated from its members (element names, list wrappers and scalar
@@ -98,6 +103,15 @@ export class XmlOutputSerializer {
         const tag = item.locationName ?? (this.flavour === 'ec2' ? 'item' : 'member');
         const open = `<${tag}>`;
         const close = `</${tag}>`;
+        if (isScalar(item)) {
+          const text = scalarText(item);
+          return (v, out) => {
+            for (const x of v as unknown[]) {
+              out.push(open + text(x) + close);
+              out.settle();
+            }
+          };
+        }
         const write = this.writer(item);
         return (v, out) => {
           for (const x of v as unknown[]) {
@@ -125,42 +139,59 @@ export class XmlOutputSerializer {
           }
         };
       }
-      default:
-        return (v, out) => out.push(escapeXml(scalarText(shape, v)));
+      default: {
+        const text = scalarText(shape);
+        return (v, out) => out.push(text(v));
+      }
     }
   }
 
-  /** `function (v, o) { x = v["Member"]; if (x != null) { o.push('<member>'); w[0](x, o); o.push('</member>'); } … }` */
+  /**
+   * `function (v, o) { x = v["Id"]; if (x != null) o.push('<id>' + t[0](x) + '</id>');
+   *   x = v["State"]; if (x != null) { o.push('<state>'); w[1](x, o); o.push('</state>'); } … }`:
+   * a scalar member is one piece, element and text together.
+   */
   private compileStructure(shape: Shape): Writer {
     const writers: Writer[] = [];
+    const texts: ScalarText[] = [];
     const lines: string[] = [];
     for (const [name, ref] of Object.entries(shape.members ?? {})) {
       const member = resolve(this.model, ref);
-      const tag = member.locationName ?? name;
-      const i = writers.push(this.writer(member)) - 1;
-      // A flattened list has no wrapper: its items stand directly in the structure.
-      const body = member.type === 'list' && member.flattened
-        ? `w[${i}](x, o);`
-        : `o.push(${JSON.stringify(`<${tag}>`)}); w[${i}](x, o); o.push(${JSON.stringify(`</${tag}>`)});`;
+      const open = JSON.stringify(`<${member.locationName ?? name}>`);
+      const close = JSON.stringify(`</${member.locationName ?? name}>`);
+      let body: string;
+      if (isScalar(member)) {
+        body = `o.push(${open} + t[${texts.push(scalarText(member)) - 1}](x) + ${close});`;
+      } else {
+        const i = writers.push(this.writer(member)) - 1;
+        // A flattened list has no wrapper: its items stand directly in the structure.
+        body = member.type === 'list' && member.flattened ? `w[${i}](x, o);` : `o.push(${open}); w[${i}](x, o); o.push(${close});`;
+      }
       lines.push(`x = v[${JSON.stringify(name)}]; if (x !== undefined && x !== null) { ${body} }`);
     }
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const make = new Function('w', `return function (v, o) { let x;\n${lines.join('\n')}\n};`) as (w: Writer[]) => Writer;
-    return make(writers);
+    const make = new Function('w', 't', `return function (v, o) { let x;\n${lines.join('\n')}\n};`) as (
+      w: Writer[], t: ScalarText[],
+    ) => Writer;
+    return make(writers, texts);
   }
 }
 
-function scalarText(shape: Shape, value: unknown): string {
+/** The text of a scalar of this shape: numbers, booleans, timestamps and blobs never need escaping. */
+function scalarText(shape: Shape): ScalarText {
   switch (shape.type) {
-    case 'timestamp': {
-      const d = value instanceof Date ? value : new Date(value as string | number);
-      return d.toISOString();
-    }
+    case 'timestamp':
+      return (v) => (v instanceof Date ? v : new Date(v as string | number)).toISOString();
     case 'blob':
-      return Buffer.isBuffer(value) ? value.toString('base64') : Buffer.from(String(value)).toString('base64');
+      return (v) => (Buffer.isBuffer(v) ? v.toString('base64') : Buffer.from(String(v)).toString('base64'));
     case 'boolean':
-      return value ? 'true' : 'false';
+      return (v) => (v ? 'true' : 'false');
+    case 'integer':
+    case 'long':
+    case 'double':
+    case 'float':
+      return (v) => (typeof v === 'number' ? String(v) : escapeXml(String(v)));
     default:
-      return String(value);
+      return (v) => escapeXml(typeof v === 'string' ? v : String(v));
   }
 }

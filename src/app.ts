@@ -37,6 +37,9 @@ export function openStore(dataDir: string): Store {
   return new SqliteStore(join(dataDir, 'nimbus.db'));
 }
 
+/** What the controllers are told after the instance reconciler changed instances' states. */
+const RECONCILED = 'ReconcileInstances';
+
 /** How often the reconciler looks again at an instance in transition on a driver that cannot say when it is due (ns). */
 const NS_POLL_MS = 100;
 
@@ -57,7 +60,10 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
     throw err;
   }
   const base = { config, store, clock, driver };
-  const reconciler = new InstanceReconciler(base, driver.name === 'ns' ? { pollMs: NS_POLL_MS } : {});
+  // The reconciler's own state changes (booted, stopped, terminated) concern the controllers that
+  // map addresses and mount volumes as an operation's would: they hear of them under this name.
+  const reconciled = () => plane.committed?.(RECONCILED);
+  const reconciler = new InstanceReconciler({ ...base, committed: reconciled }, driver.name === 'ns' ? { pollMs: NS_POLL_MS } : {});
   const storage = new StorageController(store, clock, config.dataDir, driver.mountNamespace && driver.runningIds && driver.rootVolume && driver.imagesInUse && driver.beforeDestroy ? (driver as InstanceHost) : undefined, log);
   const plane: ControlPlane = {
     ...base,

@@ -543,9 +543,12 @@ def main():
     data_dir = tempfile.mkdtemp(prefix='nimbus-bench-')
     node_flags = [f'--cpu-prof', f'--cpu-prof-dir={os.path.abspath(args.profile)}'] if args.profile else []
     node_flags += args.node_flags.split()
-    nimbus = Server('nimbus', lambda port: ['node', *node_flags, 'bin/nimbus', 'serve', '--driver', 'sim', '--port', str(port),
+    # bin/nimbus is the launcher that sets the runtime's memory settings: extra node flags go in NODE_OPTIONS.
+    nimbus_env = {**os.environ, 'NODE_OPTIONS': ' '.join(node_flags)} if node_flags else None
+    nimbus = Server('nimbus', lambda port: ['bin/nimbus', 'serve', '--driver', 'sim', '--port', str(port),
                                             '--data-dir', data_dir, '--sim-delay-ms', '50',
-                                            '--instance-limit', '200000', '--limit', 'networkInterfacesPerRegion=200000'])
+                                            '--instance-limit', '200000', '--limit', 'networkInterfacesPerRegion=200000'],
+                    env=nimbus_env)
     moto = Server('moto', lambda port: [sys.executable, '-m', 'moto.server', '-p', str(port)])
     results = {}
     try:

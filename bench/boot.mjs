@@ -69,7 +69,7 @@ function stats(values) {
 const loadBefore = loadavg();
 const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-boot-bench-'));
 const cgroupParent = `nimbus-bench-${randomBytes(4).toString('hex')}`;
-const server = spawn(process.execPath, [join(ROOT, 'bin/nimbus'), 'serve', '--port', '0', '--data-dir', dataDir, '--driver', 'ns',
+const server = spawn(join(ROOT, 'bin/nimbus'), ['serve', '--port', '0', '--data-dir', dataDir, '--driver', 'ns',
   '--instance-limit', String(Math.max(FLEET, SEQUENTIAL, CONCURRENT) + 50), '--ns-cgroup-parent', cgroupParent], { stdio: ['ignore', 'pipe', 'pipe'] });
 let serverLog = '';
 const url = await new Promise((resolve, reject) => {

@@ -56,7 +56,7 @@ describe('accounts and isolation', () => {
     assert.notEqual(alice.accountId, bob.accountId);
     assert.notEqual(alice.accessKeyId, bob.accessKeyId);
     assert.match(alice.accessKeyId, /^AKIA[A-Z2-7]{16}$/);
-    const list = spawnSync(process.execPath, [join(ROOT, 'bin/nimbus'), 'accounts', 'list', '--data-dir', nimbus.dataDir], { encoding: 'utf8' });
+    const list = spawnSync(join(ROOT, 'bin/nimbus'), ['accounts', 'list', '--data-dir', nimbus.dataDir], { encoding: 'utf8' });
     assert.equal(list.status, 0, list.stderr);
     assert.match(list.stdout, new RegExp(`${alice.accountId}\\s+alice`));
     assert.match(list.stdout, new RegExp(`${bob.accountId}\\s+bob`));

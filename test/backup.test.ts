@@ -24,7 +24,7 @@ const BIN = join(ROOT, 'bin/nimbus');
 /** Runs `nimbus admin …` without blocking this process (the writer goes on meanwhile). */
 async function admin(args: string[]): Promise<{ code: number; stderr: string }> {
   try {
-    const r = await run(process.execPath, [BIN, 'admin', ...args], { encoding: 'utf8' });
+    const r = await run(BIN, ['admin', ...args], { encoding: 'utf8' });
     return { code: 0, stderr: r.stderr };
   } catch (err) {
     const e = err as { code?: number; stderr?: string };

@@ -193,7 +193,7 @@ result = {"inside": all(ipaddress.ip_address(a) in pool for a in got), "count": 
   });
 
   it('refuses a pool that is not a CIDR block', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/nimbus'), 'serve', '--public-pool', '198.18.0.0'], { encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(join(ROOT, 'bin/nimbus'), ['serve', '--public-pool', '198.18.0.0'], { encoding: 'utf8', timeout: 10_000 });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /--public-pool must be an IPv4 CIDR block/);
   });

@@ -122,7 +122,7 @@ describe('the debian-12 image', { skip, timeout: 30 * 60_000 }, () => {
   it('builds with debootstrap, showing its phases as progress', async () => {
     const t0 = Date.now();
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(ROOT, 'bin/nimbus'), 'images', 'build', 'debian-12', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(join(ROOT, 'bin/nimbus'), ['images', 'build', 'debian-12', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout.on('data', (c: Buffer) => { buildOutput += c.toString(); });
       child.stderr.on('data', (c: Buffer) => { buildOutput += c.toString(); });
       child.on('error', reject);

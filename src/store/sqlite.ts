@@ -107,6 +107,10 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
+    // SQLite's usual 2 MB page cache, not better-sqlite3's 16 MB: from a fleet of about 1,000 the
+    // database outgrows 16 MB and all of it stays resident, while a miss is a read from the OS's
+    // file cache (microseconds a page; describes and lookups measured no slower).
+    this.db.pragma('cache_size = -2000');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
     migrate(this.db);
@@ -163,7 +167,9 @@ export class SqliteStore implements Store {
   /** Runs `run` after every transaction queued before it, and before any queued after. */
   private enqueue<T>(run: () => Promise<T>): Promise<T> {
     const next = this.queue.then(run, run);
-    this.queue = next.catch(() => undefined);
+    // Not next.catch(…): that settles with the result, which would stay referenced until the next
+    // transaction ends (a describe's whole answer, held by an idle store).
+    this.queue = next.then(() => undefined, () => undefined);
     return next;
   }
 

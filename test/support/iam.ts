@@ -15,7 +15,7 @@ export type { RoleCredentials };
 
 /** `nimbus admin role-credentials`: what the instance's metadata service would serve. */
 export function roleCredentials(nimbus: NimbusProcess, instanceId: string, extra: string[] = []): { status: number; creds?: RoleCredentials; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/nimbus'), 'admin', 'role-credentials', '--data-dir', nimbus.dataDir,
+  const r = spawnSync(join(ROOT, 'bin/nimbus'), ['admin', 'role-credentials', '--data-dir', nimbus.dataDir,
     '--instance-id', instanceId, '--region', 'us-east-1', ...extra], { encoding: 'utf8' });
   return { status: r.status ?? -1, creds: r.status === 0 ? (JSON.parse(r.stdout) as RoleCredentials) : undefined, stderr: r.stderr };
 }

@@ -43,7 +43,7 @@ export class NimbusProcess {
   async start(): Promise<this> {
     const args = ['serve', '--port', '0', '--host', this.opts.host ?? '127.0.0.1', '--data-dir', this.dataDir,
       '--driver', this.opts.driver ?? 'sim', ...(this.opts.args ?? [])];
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.output = ''; // a previous run's listening line must not be taken for this one's
     this.url = await new Promise<string>((resolveUrl, reject) => {
@@ -185,7 +185,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<NimbusProce
 
 /** Creates an account through the CLI; returns its credentials. */
 export function createAccount(dataDir: string, name = 'test'): Credentials & { accountId: string } {
-  const r = spawnSync(process.execPath, [BIN, 'accounts', 'create', '--name', name, '--data-dir', dataDir, '--json'], {
+  const r = spawnSync(BIN, ['accounts', 'create', '--name', name, '--data-dir', dataDir, '--json'], {
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`accounts create failed: ${r.stderr}`);

@@ -120,8 +120,8 @@ def one_run(node_flags, env, log=None, detail=False):
         open(detail_file, 'w').close()
         node_flags = ['--import', PRELOAD, *node_flags]
         env = {**env, 'MEMORY_PROBE_FILE': detail_file}
-    if node_flags:  # bin/nimbus is a launcher: node flags reach node through NODE_OPTIONS
-        env = {**env, 'NODE_OPTIONS': ' '.join(node_flags)}
+    if node_flags:  # bin/nimbus is a launcher: node flags reach node through NIMBUS_NODE_FLAGS
+        env = {**env, 'NIMBUS_NODE_FLAGS': ' '.join(node_flags)}
     server = bench.Server('nimbus', lambda port: [
         'bin/nimbus', 'serve', '--driver', 'sim', '--host', '127.0.0.1', '--port', str(port),
         '--data-dir', data_dir, '--sim-delay-ms', '50',

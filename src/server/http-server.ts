@@ -16,6 +16,8 @@ export interface HttpServerOptions {
   admin: (path: string) => Promise<{ status: number; body: unknown; contentType?: string } | undefined>;
   /** Used to answer requests rejected before routing (body too large). */
   errorProtocol: WireProtocol;
+  /** Told of every request as it arrives. */
+  onRequest?: () => void;
 }
 
 export class HttpServer {
@@ -74,6 +76,7 @@ export class HttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.opts.onRequest?.();
     try {
       const url = requestUrl(req.url);
       // The operator's routes are the host's: instances reach only the API.

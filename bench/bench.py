@@ -528,13 +528,14 @@ def render(rows, growth, prof, meta):
 
 
 def failures(rows, growth, factor):
-    bad = []
+    """The measures below factor x their target: {label: what was measured}."""
+    bad = {}
     for r in rows:
         if r['target'] and not met(r, factor):
-            bad.append(f"{r['label']}: {r['ratio'] and round(r['ratio'], 2)}x, below {r['target'] * factor}x")
+            bad[r['label']] = f"{r['ratio'] and round(r['ratio'], 2)}x, below {r['target'] * factor}x"
     for g in growth:
         if g['gated'] and g['growth'] > 2 / factor:
-            bad.append(f"{g['label']}: grew {g['growth']:.2f}x, more than {2 / factor}x")
+            bad[g['label']] = f"grew {g['growth']:.2f}x, more than {2 / factor}x"
     return bad
 
 
@@ -547,20 +548,8 @@ def meta():
                 moto=moto.__version__, boto3=boto3.__version__)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--quick', action='store_true')
-    ap.add_argument('--no-write', action='store_true')
-    ap.add_argument('--only', choices=['nimbus', 'moto'])
-    ap.add_argument('--profile', metavar='DIR')
-    ap.add_argument('--node-flags', default='', metavar='FLAGS',
-                    help='extra node flags for Nimbus, for experiments (a run with them does not write RESULTS.md)')
-    args = ap.parse_args()
-    prof = quick_profile() if args.quick else full_profile()
-    # Stopped from outside (CI's time limit, ^C): still stop the servers, in the finally below.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    ensure_wrk()
-    started = time.perf_counter()
+def run_once(args, prof, started):
+    """One run of the workload against fresh servers: the rows, the growth rows and the table's text."""
     data_dir = tempfile.mkdtemp(prefix='nimbus-bench-')
     node_flags = [f'--cpu-prof', f'--cpu-prof-dir={os.path.abspath(args.profile)}'] if args.profile else []
     node_flags += args.node_flags.split()
@@ -590,6 +579,24 @@ def main():
     text = render(rows, growth, prof, {**meta(), 'took': time.perf_counter() - started})
     print(text)
     print(f'bench: took {time.perf_counter() - started:.0f} s', file=sys.stderr)
+    return rows, growth, text
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--no-write', action='store_true')
+    ap.add_argument('--only', choices=['nimbus', 'moto'])
+    ap.add_argument('--profile', metavar='DIR')
+    ap.add_argument('--node-flags', default='', metavar='FLAGS',
+                    help='extra node flags for Nimbus, for experiments (a run with them does not write RESULTS.md)')
+    args = ap.parse_args()
+    prof = quick_profile() if args.quick else full_profile()
+    # Stopped from outside (CI's time limit, ^C): still stop the servers, in the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ensure_wrk()
+    started = time.perf_counter()
+    rows, growth, text = run_once(args, prof, started)
     if not args.no_write and not args.quick and not args.only and not args.node_flags and not args.profile:
         path = os.path.join(ROOT, 'bench', 'RESULTS.md')
         # The hand-written analysis below the marker is kept across runs.
@@ -601,10 +608,17 @@ def main():
         with open(path, 'w') as f:
             f.write(text + notes)
     if args.quick and not args.only:
+        listed = lambda found: '\n  ' + '\n  '.join(f'{k}: {v}' for k, v in found.items())
         bad = failures(rows, growth, 0.5)
         if bad:
-            print('bench: below half the target:\n  ' + '\n  '.join(bad), file=sys.stderr)
-            sys.exit(1)
+            # A shared machine can slow one run by half: a measure fails the gate only when a second
+            # run, from fresh servers, finds it below half its target again. A regression does so.
+            print('bench: below half the target, measuring again:' + listed(bad), file=sys.stderr)
+            rows, growth, _ = run_once(args, prof, time.perf_counter())
+            both = {k: v for k, v in failures(rows, growth, 0.5).items() if k in bad}
+            if both:
+                print('bench: below half the target in both runs:' + listed(both), file=sys.stderr)
+                sys.exit(1)
 
 
 if __name__ == '__main__':

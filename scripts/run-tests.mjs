@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Runs every compiled test file with node's test runner. Arguments narrow the run to files whose
-// path contains one of them: `npm test -- keypairs instances`.
+// Runs every compiled test file with node's test runner, then the benchmark's quick mode, which
+// fails the run when Nimbus falls below half of a performance target against moto. Arguments
+// narrow the run to files whose path contains one of them (`npm test -- keypairs instances`),
+// without the benchmark.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,4 +28,6 @@ const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test
   stdio: 'inherit',
   cwd: root,
 });
-process.exit(r.status ?? 1);
+if (r.status !== 0 || wanted.length) process.exit(r.status ?? 1);
+const bench = spawnSync('python3', [join(root, 'bench/bench.py'), '--quick'], { stdio: 'inherit', cwd: root });
+process.exit(bench.status ?? 1);

@@ -9,76 +9,39 @@ import type {
 } from '@aws-sdk/client-ec2';
 import { ApiError, invalidParameterValue } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
-import { ownImage, saveImage, setLaunchPermissions, visibleImage } from './record.js';
-
-const IMAGE_ATTRIBUTES = [
-  'description',
-  'kernel',
-  'ramdisk',
-  'launchPermission',
-  'productCodes',
-  'blockDeviceMapping',
-  'sriovNetSupport',
-  'bootMode',
-  'tpmSupport',
-  'uefiData',
-  'lastLaunchedTime',
-  'imdsSupport',
-  'deregistrationProtection',
-] as const;
+import { ownImage, saveImage, setLaunchPermissions, visibleImage, type StoredImage } from './record.js';
 
 const unknownAttribute = (attribute: string) => invalidParameterValue(`Value (${attribute}) for parameter attribute is invalid. Unknown attribute.`);
 const notAuthorized = (imageId: string) => new ApiError('AuthFailure', `Not authorized for image:${imageId}`);
 const value = (v: string | undefined) => (v === undefined ? undefined : { Value: v });
 
+/** Each attribute DescribeImageAttribute knows, and the members of its answer. */
+const IMAGE_ATTRIBUTES: Record<string, (image: StoredImage, ctx: RequestContext) => Partial<ImageAttribute>> = {
+  description: (i) => ({ Description: value(i.Description) }),
+  kernel: (i) => ({ KernelId: value(i.KernelId) }),
+  ramdisk: (i) => ({ RamdiskId: value(i.RamdiskId) }),
+  launchPermission: (i, ctx) => {
+    // Only the owner may read who else can launch an image.
+    if (i.OwnerId !== ctx.accountId) throw notAuthorized(i.ImageId!);
+    return { LaunchPermissions: [...(i.Public ? [{ Group: 'all' as const }] : []), ...(i.LaunchPermissions ?? [])] };
+  },
+  productCodes: (i) => ({ ProductCodes: i.ProductCodes ?? [] }),
+  blockDeviceMapping: (i) => ({ BlockDeviceMappings: i.BlockDeviceMappings ?? [] }),
+  sriovNetSupport: (i) => ({ SriovNetSupport: value(i.SriovNetSupport) }),
+  bootMode: (i) => ({ BootMode: value(i.BootMode) }),
+  tpmSupport: (i) => ({ TpmSupport: value(i.TpmSupport) }),
+  uefiData: () => ({}),
+  lastLaunchedTime: (i) => ({ LastLaunchedTime: value(i.LastLaunchedTime) }),
+  imdsSupport: (i) => ({ ImdsSupport: value(i.ImdsSupport) }),
+  deregistrationProtection: (i) => ({ DeregistrationProtection: value(i.DeregistrationProtection ?? 'disabled') }),
+};
+
 export async function describeImageAttribute(input: DescribeImageAttributeRequest, ctx: RequestContext): Promise<ImageAttribute> {
   const attribute = input.Attribute as string;
-  if (!(IMAGE_ATTRIBUTES as readonly string[]).includes(attribute)) throw unknownAttribute(attribute);
+  const answer = Object.hasOwn(IMAGE_ATTRIBUTES, attribute) ? IMAGE_ATTRIBUTES[attribute]! : undefined;
+  if (!answer) throw unknownAttribute(attribute);
   const image = await visibleImage(ctx, input.ImageId!);
-  const out: ImageAttribute = { ImageId: image.ImageId };
-  switch (attribute as (typeof IMAGE_ATTRIBUTES)[number]) {
-    case 'description':
-      out.Description = value(image.Description);
-      break;
-    case 'kernel':
-      out.KernelId = value(image.KernelId);
-      break;
-    case 'ramdisk':
-      out.RamdiskId = value(image.RamdiskId);
-      break;
-    case 'launchPermission':
-      // Only the owner may read who else can launch an image.
-      if (image.OwnerId !== ctx.accountId) throw notAuthorized(image.ImageId!);
-      out.LaunchPermissions = [...(image.Public ? [{ Group: 'all' as const }] : []), ...(image.LaunchPermissions ?? [])];
-      break;
-    case 'productCodes':
-      out.ProductCodes = image.ProductCodes ?? [];
-      break;
-    case 'blockDeviceMapping':
-      out.BlockDeviceMappings = image.BlockDeviceMappings ?? [];
-      break;
-    case 'sriovNetSupport':
-      out.SriovNetSupport = value(image.SriovNetSupport);
-      break;
-    case 'bootMode':
-      out.BootMode = value(image.BootMode);
-      break;
-    case 'tpmSupport':
-      out.TpmSupport = value(image.TpmSupport);
-      break;
-    case 'uefiData':
-      break;
-    case 'lastLaunchedTime':
-      out.LastLaunchedTime = value(image.LastLaunchedTime);
-      break;
-    case 'imdsSupport':
-      out.ImdsSupport = value(image.ImdsSupport);
-      break;
-    case 'deregistrationProtection':
-      out.DeregistrationProtection = value(image.DeregistrationProtection ?? 'disabled');
-      break;
-  }
-  return out;
+  return { ImageId: image.ImageId, ...answer(image, ctx) };
 }
 
 const ACCOUNT_ID = /^\d{12}$/;
@@ -113,7 +76,7 @@ function permissionChanges(input: ModifyImageAttributeRequest): { add: LaunchPer
 export async function modifyImageAttribute(input: ModifyImageAttributeRequest, ctx: RequestContext): Promise<object> {
   const attribute = input.Attribute;
   if (attribute !== undefined && !['launchPermission', 'description', 'imdsSupport'].includes(attribute)) {
-    if ((IMAGE_ATTRIBUTES as readonly string[]).includes(attribute)) {
+    if (Object.hasOwn(IMAGE_ATTRIBUTES, attribute)) {
       throw invalidParameterValue(`The attribute ${attribute} of an image cannot be modified.`);
     }
     throw unknownAttribute(attribute);

@@ -140,6 +140,19 @@ class Server:
                 self.proc.wait()
 
 
+def nimbus_server(data_dir, node_flags=(), env=None):
+    """The Nimbus server the workload runs against (sim driver, limits above any fleet here).
+    bin/nimbus is the launcher that sets the runtime's memory settings: extra node flags reach
+    node through NIMBUS_NODE_FLAGS."""
+    env = {**os.environ, **(env or {})}
+    if node_flags:
+        env['NIMBUS_NODE_FLAGS'] = ' '.join(node_flags)
+    return Server('nimbus', lambda port: ['bin/nimbus', 'serve', '--driver', 'sim', '--host', '127.0.0.1', '--port', str(port),
+                                          '--data-dir', data_dir, '--sim-delay-ms', '50',
+                                          '--instance-limit', '200000', '--limit', 'networkInterfacesPerRegion=200000'],
+                  env=env)
+
+
 def signed(server, params):
     """One SigV4-signed EC2 Query request (headers, body), signed once and replayable for 15 minutes."""
     body = '&'.join(f'{k}={v}' for k, v in {'Version': '2016-11-15', **params}.items())
@@ -552,13 +565,7 @@ def run_once(args, prof, started):
     """One run of the workload against fresh servers: the rows, the growth rows and the table's text."""
     data_dir = tempfile.mkdtemp(prefix='nimbus-bench-')
     node_flags = [f'--cpu-prof', f'--cpu-prof-dir={os.path.abspath(args.profile)}'] if args.profile else []
-    node_flags += args.node_flags.split()
-    # bin/nimbus is the launcher that sets the runtime's memory settings: extra node flags go in NIMBUS_NODE_FLAGS.
-    nimbus_env = {**os.environ, 'NIMBUS_NODE_FLAGS': ' '.join(node_flags)} if node_flags else None
-    nimbus = Server('nimbus', lambda port: ['bin/nimbus', 'serve', '--driver', 'sim', '--port', str(port),
-                                            '--data-dir', data_dir, '--sim-delay-ms', '50',
-                                            '--instance-limit', '200000', '--limit', 'networkInterfacesPerRegion=200000'],
-                    env=nimbus_env)
+    nimbus = nimbus_server(data_dir, node_flags + args.node_flags.split())
     moto = Server('moto', lambda port: [sys.executable, '-m', 'moto.server', '-p', str(port)])
     results = {}
     try:

@@ -120,13 +120,7 @@ def one_run(node_flags, env, log=None, detail=False):
         open(detail_file, 'w').close()
         node_flags = ['--import', PRELOAD, *node_flags]
         env = {**env, 'MEMORY_PROBE_FILE': detail_file}
-    if node_flags:  # bin/nimbus is a launcher: node flags reach node through NIMBUS_NODE_FLAGS
-        env = {**env, 'NIMBUS_NODE_FLAGS': ' '.join(node_flags)}
-    server = bench.Server('nimbus', lambda port: [
-        'bin/nimbus', 'serve', '--driver', 'sim', '--host', '127.0.0.1', '--port', str(port),
-        '--data-dir', data_dir, '--sim-delay-ms', '50',
-        '--instance-limit', '200000', '--limit', 'networkInterfacesPerRegion=200000'],
-        env={**os.environ, **env})
+    server = bench.nimbus_server(data_dir, node_flags, env)
     if log:
         server.log = open(log, 'wb')
     try:

@@ -242,13 +242,13 @@ export class SqliteStore implements Store {
     this.stmt(
       `INSERT INTO resources (kind, account, region, id, doc, state) VALUES (?,?,?,?,?,?)
        ON CONFLICT (kind, account, region, id) DO UPDATE SET doc=excluded.doc, state=excluded.state`,
-    ).run(
-      kind, scope.account, scope.region, id, JSON.stringify(doc), countedValue(doc),
-    );    this.changed(kind, scope, id);
+    ).run(kind, scope.account, scope.region, id, JSON.stringify(doc), countedValue(doc));
+    this.changed(kind, scope, id);
   }
 
   async remove(kind: string, scope: Scope, id: string): Promise<void> {
-    this.stmt('DELETE FROM resources WHERE kind=? AND account=? AND region=? AND id=?').run(kind, scope.account, scope.region, id);    this.changed(kind, scope, id);
+    this.stmt('DELETE FROM resources WHERE kind=? AND account=? AND region=? AND id=?').run(kind, scope.account, scope.region, id);
+    this.changed(kind, scope, id);
   }
 
   async listAll<T>(kind: string): Promise<{ scope: Scope; doc: T }[]> {

@@ -13,6 +13,7 @@ import { Authenticator } from './server/authenticator.js';
 import { Dispatcher } from './server/dispatcher.js';
 import { HttpServer } from './server/http-server.js';
 import { IdleCollector } from './server/idle-collector.js';
+import { memoryRelease } from './server/memory-release.js';
 import type { ControlPlane } from './services/context.js';
 import { ec2Service } from './services/ec2/index.js';
 import { iamService } from './services/iam/index.js';
@@ -79,8 +80,8 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   const services = [ec2, ssmService(), iamService(), stsService()];
   const auth = new Authenticator(store, clock, isLoopback(config.host));
   const dispatcher = new Dispatcher(plane, auth, services, REGION_NAMES);
-  // Only when node exposes gc (bin/nimbus asks it to): otherwise memory stays as V8 leaves it.
-  const idle = globalThis.gc ? new IdleCollector(globalThis.gc) : undefined;
+  const release = memoryRelease();
+  const idle = release && new IdleCollector(release);
   const server = new HttpServer(dispatcher, {
     onRequest: idle && (() => idle.activity()),
     host: config.host,

@@ -2,16 +2,17 @@
  * Gives memory back once the server goes quiet. V8 collects its old generation only as more is
  * allocated, so after a burst of requests the heap stays at its high-water mark (garbage the burst
  * promoted, and the wrappers of large answers' buffers with the buffers behind them) until the
- * next burst: a server that then idles for hours holds its peak for hours. So, after requests,
- * once none has come for a moment and the heap has grown since the last time, one full collection
- * runs: the policy of the JVM's periodic collections for idle services (JEP 346). It never runs
- * while requests arrive, so it costs no request any time.
+ * next burst, and malloc keeps what was freed: a server that then idles for hours holds its peak
+ * for hours. So, after requests, once none has come for a moment and the heap has grown since the
+ * last time, memory is released once (src/server/memory-release.ts): the policy of the JVM's
+ * periodic collections for idle services (JEP 346), which also uncommit the heap. It never runs
+ * while requests arrive; one that comes during a release (tens of milliseconds) waits for it.
  */
 import { getHeapStatistics } from 'node:v8';
 
 /** How long without a request counts as quiet. */
 const QUIET_MS = 1000;
-/** Growth of heap plus external memory since the last collection that is worth collecting. */
+/** Growth of heap plus external memory since the last release that is worth releasing. */
 const WORTH_BYTES = 8 * 1024 * 1024;
 
 const heapBytes = () => {
@@ -22,10 +23,9 @@ const heapBytes = () => {
 export class IdleCollector {
   private lastActivity = 0;
   private timer?: NodeJS.Timeout;
-  private afterLastCollection = heapBytes();
+  private afterLastRelease = heapBytes();
 
-  /** `collect` runs a full garbage collection (node's `gc`, exposed by bin/nimbus's --expose-gc). */
-  constructor(private readonly collect: () => void) {}
+  constructor(private readonly release: () => void) {}
 
   /** A request arrived. */
   activity(): void {
@@ -47,8 +47,8 @@ export class IdleCollector {
     const quietFor = performance.now() - this.lastActivity;
     if (quietFor < QUIET_MS) return this.checkIn(QUIET_MS - quietFor);
     this.timer = undefined;
-    if (heapBytes() - this.afterLastCollection < WORTH_BYTES) return;
-    this.collect();
-    this.afterLastCollection = heapBytes();
+    if (heapBytes() - this.afterLastRelease < WORTH_BYTES) return;
+    this.release();
+    this.afterLastRelease = heapBytes();
   }
 }

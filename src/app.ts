@@ -81,7 +81,10 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   const auth = new Authenticator(store, clock, isLoopback(config.host));
   const dispatcher = new Dispatcher(plane, auth, services, REGION_NAMES);
   const release = memoryRelease();
-  const idle = release && new IdleCollector(release);
+  const idle = release && new IdleCollector(() => {
+    store.releaseMemory();
+    release();
+  });
   const server = new HttpServer(dispatcher, {
     onRequest: idle && (() => idle.activity()),
     host: config.host,

@@ -182,6 +182,11 @@ export class SqliteStore implements Store {
     await this.enqueue(() => this.db.backup(file, { progress: () => ALL_PAGES }));
   }
 
+  releaseMemory(): void {
+    // The page cache's pages that no open transaction holds (sqlite3_db_release_memory).
+    this.db.pragma('shrink_memory');
+  }
+
   async get<T>(kind: string, scope: Scope, id: string): Promise<T | undefined> {
     const row = this.stmt('SELECT doc FROM resources WHERE kind=? AND account=? AND region=? AND id=?').get(
       kind, scope.account, scope.region, id,

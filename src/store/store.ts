@@ -115,5 +115,8 @@ export interface Store {
    */
   backup(file: string): Promise<void>;
 
+  /** Frees what the store caches and can read again (a quiet server gives its memory back). */
+  releaseMemory(): void;
+
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, waitUntilInstanceStopped,
+  DescribeInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, waitUntilInstanceStopped,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import Database from 'better-sqlite3';
@@ -64,19 +64,40 @@ describe('the instance limit over a store made before its counts were kept', () 
     await nimbus.restart();
     assert.equal(await errorCode(run(2)), 'InstanceLimitExceeded');
 
-    // An older store: no counts table or triggers, and the state index it had then.
+    // An older store: `resources` WITHOUT ROWID, no counts table or triggers, and the state index it had then.
     await nimbus.stop();
-    const db = new Database(join(nimbus.dataDir, 'nimbus.db'));
+    const file = join(nimbus.dataDir, 'nimbus.db');
+    let db = new Database(file);
+    const instances = (db.prepare(`SELECT id FROM resources WHERE kind='instance'`).all() as { id: string }[]).map((r) => r.id);
     db.exec(`DROP TRIGGER resources_counted_insert; DROP TRIGGER resources_counted_delete;
              DROP TRIGGER resources_counted_update; DROP TABLE resource_counts;
+             ALTER TABLE resources RENAME TO resources_now;
+             CREATE TABLE resources (
+               kind TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, state TEXT,
+               PRIMARY KEY (kind, account, region, id)
+             ) WITHOUT ROWID;
+             INSERT INTO resources SELECT kind, account, region, id, doc, state FROM resources_now;
+             DROP TABLE resources_now;
              CREATE INDEX resources_by_state ON resources (kind, account, region, state)`);
     db.close();
     await nimbus.start();
+    const described = await nimbus.ec2().send(new DescribeInstancesCommand({}));
+    assert.deepEqual(described.Reservations!.flatMap((r) => r.Instances!.map((i) => i.InstanceId)).sort(), instances.sort());
     assert.equal(await errorCode(run(2)), 'InstanceLimitExceeded');
     const fourth = (await run(1)).Instances![0]!.InstanceId!;
     assert.equal(await errorCode(run(1)), 'InstanceLimitExceeded');
     // Terminating frees a place: the counts follow state changes, not only inserts.
     await nimbus.ec2().send(new TerminateInstancesCommand({ InstanceIds: [fourth] }));
     assert.equal((await run(1)).Instances!.length, 1);
+
+    // The table has its rowid layout now, and the counts agree with it.
+    await nimbus.stop();
+    db = new Database(file, { readonly: true });
+    const { sql } = db.prepare(`SELECT sql FROM sqlite_master WHERE type='table' AND name='resources'`).get() as { sql: string };
+    const counts = db.prepare(`SELECT state, n FROM resource_counts WHERE kind='instance' AND n > 0 ORDER BY state`).all();
+    const actual = db.prepare(`SELECT state, count(*) AS n FROM resources WHERE kind='instance' GROUP BY state ORDER BY state`).all();
+    db.close();
+    assert.doesNotMatch(sql, /WITHOUT ROWID/i);
+    assert.deepEqual(counts, actual);
   });
 });

@@ -16,11 +16,21 @@ import type {
   Account, Credential, IdempotencyRecord, ResourceRef, Scope, Store, Tag, TagQuery, TagRow, TransactionOptions,
 } from './store.js';
 
-const SCHEMA = `
+/**
+ * `resources` is a rowid table: its primary key is an index of small entries beside it. Instance
+ * documents (1.5 KB) are far above what a WITHOUT ROWID table keeps in its pages (about 1 KB at
+ * 4 KB pages), and there every search that passed such a row as a separator read its overflow
+ * page back from the file: a launch made some forty reads of other instances' documents. In a
+ * rowid table a document stays whole in its leaf, and searches only touch the index.
+ */
+const RESOURCES = `
 CREATE TABLE IF NOT EXISTS resources (
-  kind TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL,
+  kind TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, state TEXT,
   PRIMARY KEY (kind, account, region, id)
-) WITHOUT ROWID;
+);
+`;
+
+const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tags (
   account TEXT NOT NULL, region TEXT NOT NULL, resource_id TEXT NOT NULL, key TEXT NOT NULL,
   value TEXT NOT NULL, resource_type TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -50,21 +60,24 @@ CREATE TABLE resource_counts (
   kind TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
   PRIMARY KEY (kind, account, region, state)
 ) WITHOUT ROWID;
-CREATE TRIGGER resources_counted_insert AFTER INSERT ON resources BEGIN
-  INSERT INTO resource_counts VALUES (NEW.kind, NEW.account, NEW.region, coalesce(NEW.state, ''), 1)
-    ON CONFLICT DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER resources_counted_delete AFTER DELETE ON resources BEGIN
-  UPDATE resource_counts SET n = n - 1
-    WHERE kind = OLD.kind AND account = OLD.account AND region = OLD.region AND state = coalesce(OLD.state, '');
-END;
-CREATE TRIGGER resources_counted_update AFTER UPDATE OF state ON resources WHEN OLD.state IS NOT NEW.state BEGIN
-  UPDATE resource_counts SET n = n - 1
-    WHERE kind = OLD.kind AND account = OLD.account AND region = OLD.region AND state = coalesce(OLD.state, '');
-  INSERT INTO resource_counts VALUES (NEW.kind, NEW.account, NEW.region, coalesce(NEW.state, ''), 1)
-    ON CONFLICT DO UPDATE SET n = n + 1;
-END;
 INSERT INTO resource_counts SELECT kind, account, region, coalesce(state, ''), count(*) FROM resources GROUP BY 1, 2, 3, 4;
+`;
+
+const COUNTING_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS resources_counted_insert AFTER INSERT ON resources BEGIN
+  INSERT INTO resource_counts VALUES (NEW.kind, NEW.account, NEW.region, coalesce(NEW.state, ''), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS resources_counted_delete AFTER DELETE ON resources BEGIN
+  UPDATE resource_counts SET n = n - 1
+    WHERE kind = OLD.kind AND account = OLD.account AND region = OLD.region AND state = coalesce(OLD.state, '');
+END;
+CREATE TRIGGER IF NOT EXISTS resources_counted_update AFTER UPDATE OF state ON resources WHEN OLD.state IS NOT NEW.state BEGIN
+  UPDATE resource_counts SET n = n - 1
+    WHERE kind = OLD.kind AND account = OLD.account AND region = OLD.region AND state = coalesce(OLD.state, '');
+  INSERT INTO resource_counts VALUES (NEW.kind, NEW.account, NEW.region, coalesce(NEW.state, ''), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
 `;
 
 /**
@@ -72,6 +85,9 @@ INSERT INTO resource_counts SELECT kind, account, region, coalesce(state, ''), c
  * from before the counts existed is dropped: nothing reads it and every write paid for it.
  */
 const COUNTED_FIELD = 'state';
+
+const hasTable = (db: Database.Database, name: string) =>
+  db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name=?`).get(name) !== undefined;
 
 /** Brings a database made by an earlier version up to this schema, filling what is new from the documents. */
 function migrate(db: Database.Database): void {
@@ -81,8 +97,19 @@ function migrate(db: Database.Database): void {
     db.exec(`UPDATE resources SET ${COUNTED_FIELD} = json_extract(doc, '$.${COUNTED_FIELD}')`);
   }
   db.exec(`DROP INDEX IF EXISTS resources_by_${COUNTED_FIELD}`);
-  const hasCounts = db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='resource_counts'`).get();
-  if (!hasCounts) db.transaction(() => db.exec(COUNTS))();
+  const table = db.prepare(`SELECT sql FROM sqlite_master WHERE type='table' AND name='resources'`).get() as { sql: string };
+  db.transaction(() => {
+    if (/WITHOUT ROWID/i.test(table.sql)) {
+      // The table's old layout (see RESOURCES): copied into the new one; its triggers go with it.
+      db.exec('ALTER TABLE resources RENAME TO resources_without_rowid');
+      db.exec(RESOURCES);
+      db.exec(`INSERT INTO resources (kind, account, region, id, doc, ${COUNTED_FIELD})
+               SELECT kind, account, region, id, doc, ${COUNTED_FIELD} FROM resources_without_rowid`);
+      db.exec('DROP TABLE resources_without_rowid');
+    }
+    if (!hasTable(db, 'resource_counts')) db.exec(COUNTS);
+    db.exec(COUNTING_TRIGGERS);
+  })();
 }
 
 const countedValue = (doc: unknown): string | null => {
@@ -112,6 +139,7 @@ export class SqliteStore implements Store {
     // file cache (microseconds a page; describes and lookups measured no slower).
     this.db.pragma('cache_size = -2000');
     this.db.pragma('foreign_keys = ON');
+    this.db.exec(RESOURCES);
     this.db.exec(SCHEMA);
     migrate(this.db);
   }

@@ -12,6 +12,13 @@ interface SimInstance {
   console: string[];
 }
 
+/**
+ * A console line as one flat string. A template literal makes a rope of its parts that keeps every
+ * part alive as long as the line, and a fleet keeps a line or two per instance: about 400 bytes
+ * each, where the line itself is 150.
+ */
+const line = (...parts: (string | number)[]) => parts.join('');
+
 export interface SimTimings {
   pendingMs: number;
   stoppingMs: number;
@@ -51,8 +58,10 @@ export class SimDriver implements ComputeDriver {
     next.state = 'starting';
     next.doneAt = now.getTime() + this.timings.pendingMs;
     this.transitioning.add(spec.instanceId);
-    next.console.push(`[${now.toISOString()}] ${spec.hostname} (${spec.instanceId}) booting: ${spec.instanceType}, ${spec.vcpus} vCPU, ${spec.memoryMiB} MiB (sim driver: no process runs)`);
-    if (spec.userData) next.console.push(`[${now.toISOString()}] user data: ${spec.userData.length} bytes`);
+    const at = `[${now.toISOString()}] `;
+    next.console.push(line(at, spec.hostname, ' (', spec.instanceId, ') booting: ', spec.instanceType, ', ', spec.vcpus, ' vCPU, ',
+      spec.memoryMiB, ' MiB (sim driver: no process runs)'));
+    if (spec.userData) next.console.push(line(at, 'user data: ', spec.userData.length, ' bytes'));
     this.instances.set(spec.instanceId, next);
   }
 
@@ -68,12 +77,12 @@ export class SimDriver implements ComputeDriver {
     inst.state = 'stopping';
     inst.doneAt = now + (opts.force ? 0 : this.timings.stoppingMs);
     this.transitioning.add(id);
-    inst.console.push(`[${this.clock.now().toISOString()}] ${id} ${opts.force ? 'forced off' : 'shutting down'}`);
+    inst.console.push(line('[', this.clock.now().toISOString(), '] ', id, opts.force ? ' forced off' : ' shutting down'));
   }
 
   async reboot(id: string): Promise<void> {
     const inst = this.settle(id);
-    if (inst?.state === 'running') inst.console.push(`[${this.clock.now().toISOString()}] ${id} rebooting`);
+    if (inst?.state === 'running') inst.console.push(line('[', this.clock.now().toISOString(), '] ', id, ' rebooting'));
   }
 
   async destroy(id: string): Promise<void> {

@@ -1,6 +1,7 @@
 /** The composition root: builds the store, driver, reconcilers, services and the HTTP listener. */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { releaseInstanceTypes } from './catalog/instance-types.js';
 import { REGION_NAMES } from './catalog/regions.js';
 import type { ComputeDriver } from './compute/driver.js';
 import { chooseDriver } from './compute/ns/setup.js';
@@ -83,6 +84,7 @@ export async function startNimbus(given: Config, opts: { clock?: Clock; log?: (l
   const release = memoryRelease();
   const idle = release && new IdleCollector(() => {
     store.releaseMemory();
+    releaseInstanceTypes();
     release();
   });
   const server = new HttpServer(dispatcher, {

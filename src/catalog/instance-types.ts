@@ -5,7 +5,7 @@
  * with the share of zones that offer each type in instance-type-zone-share.json.
  */
 import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ZoneInfo } from './regions.js';
@@ -22,32 +22,80 @@ function dataPath(): string {
   return found;
 }
 
-interface Catalogue {
-  list: readonly InstanceTypeInfo[];
-  byName: ReadonlyMap<string, InstanceTypeInfo>;
+/**
+ * Parsed, the catalogue is 2.5 MB of heap, and a launch needs only its own type. So what stays is
+ * an index of each type's line in the file; a type is parsed when first asked for and kept, and
+ * the whole list while callers that walk it (DescribeInstanceTypes and its kin) go on asking.
+ * releaseInstanceTypes gives back all but the index (the server calls it when it goes quiet).
+ */
+interface Index {
+  file: string;
+  /** Each type's line in the file (byte offset and length), in name order. */
+  lines: ReadonlyMap<string, { at: number; length: number }>;
 }
 
-let catalogue: Catalogue | undefined;
+let index: Index | undefined;
+const parsed = new Map<string, InstanceTypeInfo>();
+let all: readonly InstanceTypeInfo[] | undefined;
 
-/** Parsed on first use: 1,200-odd types, a couple of MB. */
-function load(): Catalogue {
-  if (catalogue) return catalogue;
-  const list = readFileSync(dataPath(), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as InstanceTypeInfo)
-    .sort((a, b) => (a.InstanceType! < b.InstanceType! ? -1 : a.InstanceType! > b.InstanceType! ? 1 : 0));
-  catalogue = { list, byName: new Map(list.map((t) => [t.InstanceType!, t])) };
-  return catalogue;
+function loadIndex(): Index {
+  if (index) return index;
+  const file = dataPath();
+  const data = readFileSync(file);
+  const found: [string, { at: number; length: number }][] = [];
+  for (let at = 0; at < data.length; ) {
+    let end = data.indexOf(0x0a, at);
+    if (end === -1) end = data.length;
+    const text = data.toString('utf8', at, end);
+    if (text.trim() !== '') found.push([(JSON.parse(text) as InstanceTypeInfo).InstanceType!, { at, length: end - at }]);
+    at = end + 1;
+  }
+  found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  index = { file, lines: new Map(found) };
+  return index;
+}
+
+function readType(idx: Index, line: { at: number; length: number }): InstanceTypeInfo {
+  const buf = Buffer.alloc(line.length);
+  const fd = openSync(idx.file, 'r');
+  try {
+    readSync(fd, buf, 0, line.length, line.at);
+  } finally {
+    closeSync(fd);
+  }
+  return JSON.parse(buf.toString('utf8')) as InstanceTypeInfo;
 }
 
 /** Every instance type Nimbus knows, in name order. Shared objects: callers must not mutate them. */
 export function instanceTypes(): readonly InstanceTypeInfo[] {
-  return load().list;
+  if (all) return all;
+  const idx = loadIndex();
+  const byLine = readFileSync(idx.file);
+  all = [...idx.lines].map(([name, { at, length }]) => {
+    const known = parsed.get(name);
+    if (known) return known;
+    const info = JSON.parse(byLine.toString('utf8', at, at + length)) as InstanceTypeInfo;
+    parsed.set(name, info);
+    return info;
+  });
+  return all;
 }
 
 export function instanceType(name: string): InstanceTypeInfo | undefined {
-  return load().byName.get(name);
+  const known = parsed.get(name);
+  if (known) return known;
+  const idx = loadIndex();
+  const line = idx.lines.get(name);
+  if (!line) return undefined;
+  const info = readType(idx, line);
+  parsed.set(name, info);
+  return info;
+}
+
+/** Forgets every parsed type; the index stays, and types are parsed again as they are asked for. */
+export function releaseInstanceTypes(): void {
+  parsed.clear();
+  all = undefined;
 }
 
 let zoneShares: Readonly<Record<string, number>> | undefined;

@@ -187,9 +187,9 @@ export class InstanceReconciler {
     this.writtenDuringPass.clear();
     const full = this.now() - this.lastFullPass >= this.fullPassMs;
     if (full) this.lastFullPass = this.now();
-    // The reconciler's writes can be derived again from the driver after a loss: no fsync for them.
-    const relaxed = { relaxed: true };
-    const { items, unreadWaiting } = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()), relaxed);
+    // Gathering only reads (but for a stale work item now and then), so it commits nothing to sync
+    // and needs no relaxed commit, whose setting costs two statements each time.
+    const { items, unreadWaiting } = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()));
 
     let next = Math.min(this.lastFullPass + this.fullPassMs, full ? Infinity : (this.parkedNext ?? Infinity));
     let polling = unreadWaiting;
@@ -213,8 +213,9 @@ export class InstanceReconciler {
         this.park(item, decision);
       }
     };
-    // Most passes after a launch only start a driver step: no transaction for nothing to write.
-    await (writes ? this.plane.store.transaction(settle, relaxed) : settle());
+    // Most passes after a launch only start a driver step: no transaction for nothing to write. The
+    // reconciler's writes can be derived again from the driver after a loss: no fsync for them.
+    await (writes ? this.plane.store.transaction(settle, { relaxed: true }) : settle());
     // A state change releases or assigns addresses, which the network controller maps.
     if (advanced) this.plane.committed?.();
     if (full) await this.destroyOrphans(items);

@@ -19,6 +19,9 @@ interface SimInstance {
  */
 const line = (...parts: (string | number)[]) => parts.join('');
 
+/** A console line's time, as the line begins. */
+const stamp = (at: Date) => `[${at.toISOString()}] `;
+
 export interface SimTimings {
   pendingMs: number;
   stoppingMs: number;
@@ -58,10 +61,9 @@ export class SimDriver implements ComputeDriver {
     next.state = 'starting';
     next.doneAt = now.getTime() + this.timings.pendingMs;
     this.transitioning.add(spec.instanceId);
-    const at = `[${now.toISOString()}] `;
-    next.console.push(line(at, spec.hostname, ' (', spec.instanceId, ') booting: ', spec.instanceType, ', ', spec.vcpus, ' vCPU, ',
+    next.console.push(line(stamp(now), spec.hostname, ' (', spec.instanceId, ') booting: ', spec.instanceType, ', ', spec.vcpus, ' vCPU, ',
       spec.memoryMiB, ' MiB (sim driver: no process runs)'));
-    if (spec.userData) next.console.push(line(at, 'user data: ', spec.userData.length, ' bytes'));
+    if (spec.userData) next.console.push(line(stamp(now), 'user data: ', spec.userData.length, ' bytes'));
     this.instances.set(spec.instanceId, next);
   }
 
@@ -77,12 +79,12 @@ export class SimDriver implements ComputeDriver {
     inst.state = 'stopping';
     inst.doneAt = now + (opts.force ? 0 : this.timings.stoppingMs);
     this.transitioning.add(id);
-    inst.console.push(line('[', this.clock.now().toISOString(), '] ', id, opts.force ? ' forced off' : ' shutting down'));
+    inst.console.push(line(stamp(this.clock.now()), id, opts.force ? ' forced off' : ' shutting down'));
   }
 
   async reboot(id: string): Promise<void> {
     const inst = this.settle(id);
-    if (inst?.state === 'running') inst.console.push(line('[', this.clock.now().toISOString(), '] ', id, ' rebooting'));
+    if (inst?.state === 'running') inst.console.push(line(stamp(this.clock.now()), id, ' rebooting'));
   }
 
   async destroy(id: string): Promise<void> {

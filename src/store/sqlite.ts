@@ -86,8 +86,9 @@ END;
  */
 const COUNTED_FIELD = 'state';
 
-const hasTable = (db: Database.Database, name: string) =>
-  db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name=?`).get(name) !== undefined;
+/** A table's CREATE statement, or undefined when there is no such table. */
+const tableSql = (db: Database.Database, name: string) =>
+  (db.prepare(`SELECT sql FROM sqlite_master WHERE type='table' AND name=?`).get(name) as { sql: string } | undefined)?.sql;
 
 /** Brings a database made by an earlier version up to this schema, filling what is new from the documents. */
 function migrate(db: Database.Database): void {
@@ -97,9 +98,8 @@ function migrate(db: Database.Database): void {
     db.exec(`UPDATE resources SET ${COUNTED_FIELD} = json_extract(doc, '$.${COUNTED_FIELD}')`);
   }
   db.exec(`DROP INDEX IF EXISTS resources_by_${COUNTED_FIELD}`);
-  const table = db.prepare(`SELECT sql FROM sqlite_master WHERE type='table' AND name='resources'`).get() as { sql: string };
   db.transaction(() => {
-    if (/WITHOUT ROWID/i.test(table.sql)) {
+    if (/WITHOUT ROWID/i.test(tableSql(db, 'resources')!)) {
       // The table's old layout (see RESOURCES): copied into the new one; its triggers go with it.
       db.exec('ALTER TABLE resources RENAME TO resources_without_rowid');
       db.exec(RESOURCES);
@@ -107,7 +107,7 @@ function migrate(db: Database.Database): void {
                SELECT kind, account, region, id, doc, ${COUNTED_FIELD} FROM resources_without_rowid`);
       db.exec('DROP TABLE resources_without_rowid');
     }
-    if (!hasTable(db, 'resource_counts')) db.exec(COUNTS);
+    if (tableSql(db, 'resource_counts') === undefined) db.exec(COUNTS);
     db.exec(COUNTING_TRIGGERS);
   })();
 }

@@ -187,9 +187,11 @@ export class InstanceReconciler {
     this.writtenDuringPass.clear();
     const full = this.now() - this.lastFullPass >= this.fullPassMs;
     if (full) this.lastFullPass = this.now();
-    // Gathering only reads (but for a stale work item now and then), so it commits nothing to sync
-    // and needs no relaxed commit, whose setting costs two statements each time.
-    const { items, unreadWaiting } = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()));
+    // Relaxed: the pass starts on what a launch committed while the launch's sync is still on the
+    // disk, instead of after it. What it acts on is re-derived after a loss, as its writes are.
+    const { items, unreadWaiting } = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()), {
+      relaxed: true,
+    });
 
     let next = Math.min(this.lastFullPass + this.fullPassMs, full ? Infinity : (this.parkedNext ?? Infinity));
     let polling = unreadWaiting;

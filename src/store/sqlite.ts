@@ -1,17 +1,18 @@
 /**
  * The embedded store: SQLite through better-sqlite3, in WAL mode under the data directory.
  *
- * Durability: WAL with synchronous=FULL. An answer is sent only after its transaction's COMMIT
- * returned, and by then the WAL frames are written (write(2)) to the file: that alone makes a
- * returned success survive kill -9 of the process, which synchronous=NORMAL would already give in
- * WAL mode (test/crash.test.ts shows it). FULL adds an fsync of the WAL at every commit, so the
- * success also survives an OS crash or power loss, where NORMAL could lose the last commits. A
- * cloud that said "launched" must not forget the instance, so we pay the fsync (one per write
- * transaction; reads do not sync; relaxed transactions, whose state the reconciler derives again
- * from the driver, run at NORMAL and are covered by the next durable commit's fsync). busy_timeout lets the CLI (`nimbus accounts …`, `nimbus admin
- * backup`) use the database while a server runs.
+ * Durability: an answer is sent only after its transaction's COMMIT returned, and by then the WAL
+ * frames are written (write(2)) to the file: that alone makes a returned success survive kill -9
+ * of the process (test/crash.test.ts shows it). For an OS crash or power loss the WAL must be on
+ * disk too: the connection runs at synchronous=NORMAL and every transaction that wrote waits for
+ * an fdatasync of the WAL before it returns, grouped and run off the event loop (wal-sync.ts).
+ * A read-only transaction waits for the commits it may have seen, so no answer ever shows what a
+ * power loss could take back. Relaxed transactions (the reconciler's, whose state it derives
+ * again from the driver) do not wait: the next sync covers their frames. busy_timeout lets the
+ * CLI (`nimbus accounts …`, `nimbus admin backup`) use the database while a server runs.
  */
 import Database from 'better-sqlite3';
+import { WalSync } from './wal-sync.js';
 import type {
   Account, Credential, IdempotencyRecord, ResourceRef, Scope, Store, Tag, TagQuery, TagRow, TransactionOptions,
 } from './store.js';
@@ -128,11 +129,15 @@ export class SqliteStore implements Store {
   /** Writes of watched kinds in the open transaction, told to the watchers once it commits. */
   private uncommitted = new Map<string, ResourceRef[]>();
   private seq = Date.now();
+  private readonly wal: WalSync;
+  /** sqlite3_total_changes() after the last commit: whether a transaction wrote anything. */
+  private changes = 0;
 
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma('synchronous = NORMAL');
+    this.wal = new WalSync(`${file}-wal`);
     this.db.pragma('busy_timeout = 5000');
     // SQLite's usual 2 MB page cache, not better-sqlite3's 16 MB: from a fleet of about 1,000 the
     // database outgrows 16 MB and all of it stays resident, while a miss is a read from the OS's
@@ -142,6 +147,8 @@ export class SqliteStore implements Store {
     this.db.exec(RESOURCES);
     this.db.exec(SCHEMA);
     migrate(this.db);
+    // The migration's commits are not waited for: lost, they are made again at the next start.
+    this.changes = this.db.prepare('SELECT total_changes()').pluck().get() as number;
   }
 
   private stmt(sql: string): Database.Statement {
@@ -151,24 +158,27 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+    let upTo = 0;
     const run = async () => {
-      // A relaxed commit skips its fsync; the next durable commit's fsync covers its frames too.
-      if (opts.relaxed) this.db.pragma('synchronous = NORMAL');
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const result = await fn();
         this.db.exec('COMMIT');
+        // A write waits for its own frames; a read for the durable writes it may have seen. Writes
+        // made outside any transaction since the last commit count as this one's.
+        const changes = this.stmt('SELECT total_changes()').pluck().get() as number;
+        if (!opts.relaxed) upTo = changes === this.changes ? this.wal.latest : this.wal.wrote();
+        this.changes = changes;
         this.tellWatchers();
         return result;
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         this.uncommitted.clear();
         throw err;
-      } finally {
-        if (opts.relaxed) this.db.pragma('synchronous = FULL');
       }
     };
-    return this.enqueue(run);
+    const committed = this.enqueue(run);
+    return opts.relaxed ? committed : committed.then((result) => this.wal.durable(upTo).then(() => result));
   }
 
   watch(kind: string, listener: (changed: readonly ResourceRef[]) => void): void {
@@ -417,6 +427,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.queue;
+    await this.wal.close();
     this.db.close();
   }
 }

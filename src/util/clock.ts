@@ -12,7 +12,14 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => new Date(),
   setTimer(ms, fn) {
-    const t = setTimeout(fn, Math.max(0, ms));
+    if (ms <= 0) {
+      // Next turn of the event loop, not setTimeout's 1 ms: a pass kicked by a commit runs while
+      // that commit's WAL sync is on the disk.
+      const i = setImmediate(fn);
+      i.unref();
+      return { cancel: () => clearImmediate(i) };
+    }
+    const t = setTimeout(fn, ms);
     t.unref();
     return { cancel: () => clearTimeout(t) };
   },

@@ -25,6 +25,8 @@ export interface ServerOptions {
   host?: string;
   /** The compute driver (`--driver`); sim unless a test asks for another. */
   driver?: 'auto' | 'sim' | 'ns';
+  /** Added to the server's environment (bin/nimbus passes NIMBUS_NODE_FLAGS to node). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class NimbusProcess {
@@ -43,7 +45,7 @@ export class NimbusProcess {
   async start(): Promise<this> {
     const args = ['serve', '--port', '0', '--host', this.opts.host ?? '127.0.0.1', '--data-dir', this.dataDir,
       '--driver', this.opts.driver ?? 'sim', ...(this.opts.args ?? [])];
-    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } });
     this.child = child;
     this.output = ''; // a previous run's listening line must not be taken for this one's
     this.url = await new Promise<string>((resolveUrl, reject) => {

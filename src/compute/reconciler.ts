@@ -187,8 +187,7 @@ export class InstanceReconciler {
     this.writtenDuringPass.clear();
     const full = this.now() - this.lastFullPass >= this.fullPassMs;
     if (full) this.lastFullPass = this.now();
-    // Relaxed: the pass starts on what a launch committed while the launch's sync is still on the
-    // disk, instead of after it. What it acts on is re-derived after a loss, as its writes are.
+    // Gathering only reads (but for a stale work item now and then, which a pass derives again).
     const { items, unreadWaiting } = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()), {
       relaxed: true,
     });

@@ -60,13 +60,12 @@ export interface ResourceRef {
 
 export interface Store {
   /**
-   * Runs `fn` atomically: all its writes land, or none do. Transactions never interleave. When a
-   * transaction returns, its writes and every write it could have read are durable (they survive
-   * power loss), unless `relaxed` is asked for: then it returns at its commit, its writes survive
-   * a crash of the process at once and power loss from the next durable commit on (SQLite's
-   * synchronous=NORMAL, PostgreSQL's synchronous_commit=off), and what it read may not be on disk
-   * yet. Only work whose state can be derived again after a loss may be relaxed (the
-   * reconciler's, which it re-reads from the driver).
+   * Runs `fn` atomically: all its writes land, or none do. Transactions never interleave. A
+   * transaction is durable when it returns (it survives power loss) unless `relaxed` is asked for:
+   * then it survives a crash of the process at once and power loss from the next durable commit on
+   * (SQLite's synchronous=NORMAL, PostgreSQL's synchronous_commit=off). Only state that can be
+   * derived again after a loss may be written relaxed (the reconciler's, which it re-reads from
+   * the driver).
    */
   transaction<T>(fn: () => Promise<T>, opts?: TransactionOptions): Promise<T>;
 

@@ -12,15 +12,7 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => new Date(),
   setTimer(ms, fn) {
-    if (ms <= 0) {
-      // Next turn of the event loop, not setTimeout's 1 ms: a pass kicked by an operation runs
-      // just after its answer is sent, while the client reads it, not in the middle of its next
-      // request.
-      const i = setImmediate(fn);
-      i.unref();
-      return { cancel: () => clearImmediate(i) };
-    }
-    const t = setTimeout(fn, ms);
+    const t = setTimeout(fn, Math.max(0, ms));
     t.unref();
     return { cancel: () => clearTimeout(t) };
   },

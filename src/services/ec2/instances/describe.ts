@@ -199,9 +199,16 @@ async function unfilteredPage(ctx: RequestContext, size: number, nextToken: stri
   return { items: await viewsOf(ctx, recs), nextToken: more && last ? encodeToken(last.InstanceId) : undefined };
 }
 
-/** The attached interfaces of many instances, read in one batch. */
+/**
+ * The attached interfaces of many instances, read in one batch: by id, or, when the batch is most
+ * of the scope's interfaces (a describe of all), as one scan of them, which costs half as much as
+ * as many lookups by id.
+ */
 async function interfacesOf(ctx: RequestContext, recs: readonly InstanceRecord[]) {
-  const all = await ctx.store.getMany<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, recs.flatMap((r) => r.networkInterfaceIds));
+  const ids = recs.flatMap((r) => r.networkInterfaceIds);
+  const all = ids.length > 100 && ids.length * 2 > (await ctx.store.count(ENI_KIND, ctx.scope))
+    ? await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)
+    : await ctx.store.getMany<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, ids);
   const byId = new Map(all.map((e) => [e.NetworkInterfaceId, e]));
   return (rec: InstanceRecord) => rec.networkInterfaceIds.flatMap((id) => byId.get(id) ?? []);
 }

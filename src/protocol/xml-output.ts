@@ -28,7 +28,12 @@ export type XmlFlavour = 'ec2' | 'query';
  * Buffers live outside the V8 heap, so a large answer does not grow the heap that V8 keeps.
  */
 export class XmlSink {
-  private pieces: string[] = [];
+  /**
+   * The pieces not yet encoded. Writers push an element's tags and text as three pieces, not one
+   * concatenation: a concatenated piece is a rope of three strings that the join must walk and the
+   * collector must free.
+   */
+  pieces: string[] = [];
   private readonly chunks: Buffer[] = [];
   private size = 0;
 
@@ -107,7 +112,7 @@ export class XmlOutputSerializer {
           const text = scalarText(item);
           return (v, out) => {
             for (const x of v as unknown[]) {
-              out.push(open + text(x) + close);
+              out.pieces.push(open, text(x), close);
               out.settle();
             }
           };
@@ -147,9 +152,9 @@ export class XmlOutputSerializer {
   }
 
   /**
-   * `function (v, o) { x = v["Id"]; if (x != null) o.push('<id>' + t[0](x) + '</id>');
+   * `function (v, o) { x = v["Id"]; if (x != null) o.pieces.push('<id>', t[0](x), '</id>');
    *   x = v["State"]; if (x != null) { o.push('<state>'); w[1](x, o); o.push('</state>'); } … }`:
-   * a scalar member is one piece, element and text together.
+   * a scalar member is one push of its three pieces.
    */
   private compileStructure(shape: Shape): Writer {
     const writers: Writer[] = [];
@@ -161,7 +166,7 @@ export class XmlOutputSerializer {
       const close = JSON.stringify(`</${member.locationName ?? name}>`);
       let body: string;
       if (isScalar(member)) {
-        body = `o.push(${open} + t[${texts.push(scalarText(member)) - 1}](x) + ${close});`;
+        body = `o.pieces.push(${open}, t[${texts.push(scalarText(member)) - 1}](x), ${close});`;
       } else {
         const i = writers.push(this.writer(member)) - 1;
         // A flattened list has no wrapper: its items stand directly in the structure.

@@ -5,14 +5,18 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 const pool = Buffer.alloc(4096);
 let poolUsed = pool.length;
 
-function randomHex(bytes: number): string {
+/** `bytes` random bytes from the pool, as a view that the next draws will overwrite. */
+export function randomPooled(bytes: number): Buffer {
   if (poolUsed + bytes > pool.length) {
     randomFillSync(pool);
     poolUsed = 0;
   }
-  const hex = pool.toString('hex', poolUsed, poolUsed + bytes);
   poolUsed += bytes;
-  return hex;
+  return pool.subarray(poolUsed - bytes, poolUsed);
+}
+
+function randomHex(bytes: number): string {
+  return randomPooled(bytes).toString('hex');
 }
 
 export function newId(prefix: string): string {

@@ -4,7 +4,8 @@
  * (198.18.0.0/15, which never leaves the machine) and MAC addresses. Each address in use is a store
  * row, so two instances never share one, across restarts too.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
+import { randomPooled } from '../../../util/ids.js';
 import { ApiError, invalidParameterValue } from '../../../protocol/errors.js';
 import type { Scope, Store } from '../../../store/store.js';
 
@@ -139,7 +140,7 @@ export async function releasePublicIp(store: Store, ip: string): Promise<void> {
 
 /** A locally administered unicast MAC, in the form EC2 prints (`0e:1a:…`). */
 export function newMacAddress(): string {
-  const b = randomBytes(6);
+  const b = randomPooled(6);
   b[0] = (b[0]! & 0xfc) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return b.toString('hex').replace(/..(?!$)/g, '$&:');
 }

@@ -26,6 +26,8 @@ export interface VpcService extends RouterService {
 
 /** How many instances' interfaces are plugged in at once. */
 const PLUMB_CONCURRENCY = 8;
+/** After a pass that failed, the next one comes this soon, then twice as late each time (up to the resync). */
+const FIRST_RETRY_MS = 500;
 
 export interface NetworkControllerOptions {
   services?: VpcService[];
@@ -44,6 +46,10 @@ export class NetworkController {
   private readonly routerSubnets = new Map<string, Set<string>>();
   private closed = false;
   private timer?: NodeJS.Timeout;
+  private readonly resyncMs: number;
+  /** The wait before the retry of a failed pass, 0 while passes succeed. */
+  private retryMs = 0;
+  private retryTimer?: NodeJS.Timeout;
   /** What was last applied, so unchanged ones are skipped: each VPC's ruleset text, each instance's ports. */
   private readonly appliedRules = new Map<string, string>();
   private readonly appliedPorts = new Map<string, string>();
@@ -59,7 +65,8 @@ export class NetworkController {
     this.names = new NetnsNames(opts.tag);
     this.services = opts.services ?? [];
     this.log = opts.log ?? ((l) => console.error(l));
-    this.timer = setInterval(() => this.kick(), opts.resyncMs ?? 30_000);
+    this.resyncMs = opts.resyncMs ?? 30_000;
+    this.timer = setInterval(() => this.kick(), this.resyncMs);
     this.timer.unref();
     // After a restart: what the instances that kept running need (listeners, rules) comes back at once.
     this.kick();
@@ -79,9 +86,30 @@ export class NetworkController {
   private requestPass(): Promise<void> {
     this.nextPass ??= this.serial(async () => {
       this.nextPass = undefined;
-      await this.converge();
+      let converged = false;
+      try {
+        converged = await this.converge();
+      } finally {
+        this.retryIfFailed(converged);
+      }
     });
     return this.nextPass;
+  }
+
+  /**
+   * A pass that could not converge everything (a command failed under load, a socket was not
+   * ready) is tried again soon, with a backoff, not only at the next resync: after a restart, the
+   * instances' metadata service would otherwise stay down for up to the whole resync interval.
+   */
+  private retryIfFailed(converged: boolean): void {
+    if (converged || this.closed) {
+      this.retryMs = 0;
+      return;
+    }
+    this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : FIRST_RETRY_MS, this.resyncMs);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.kick(), this.retryMs);
+    this.retryTimer.unref();
   }
 
   /** Runs steps on one key (a VPC, an instance) one at a time. */
@@ -164,7 +192,9 @@ export class NetworkController {
     return undefined;
   }
 
-  private async converge(): Promise<void> {
+  /** One pass over every VPC in use; false when one of them could not be converged. */
+  private async converge(): Promise<boolean> {
+    let converged = true;
     const names = await netnsList();
     const plugged = new Set(names.flatMap((n) => this.names.instancePattern.exec(n)?.[1] ?? []));
     const vpcs = new Map<string, Scope>();
@@ -184,6 +214,7 @@ export class NetworkController {
       try {
         await this.convergeVpc(await loadVpcModel(this.store, scope, vpcId, (i) => plugged.has(i)));
       } catch (err) {
+        converged = false;
         this.appliedRules.delete(vpcId);
         this.routerSubnets.delete(vpcId);
         this.log(`nimbus: network: VPC ${vpcId}: ${(err as Error).message}`);
@@ -200,6 +231,7 @@ export class NetworkController {
         this.appliedPorts.clear();
       }
     }
+    return converged;
   }
 
   private closeListeners(vpcId: string): void {
@@ -244,6 +276,7 @@ export class NetworkController {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
     await this.chain;
     for (const server of this.listeners.values()) server.close();
     this.listeners.clear();

@@ -35,11 +35,16 @@ describe('the instance metadata service, from inside instances', { skip, timeout
   let sshGroup: string;
   let publicKey: string;
 
+  /** How the last request that got no answer failed: ssh's status and what it wrote. */
+  let lastFailure = '';
   /** One raw HTTP/1.0 request to 169.254.169.254 from inside the instance at `ip` (busybox nc). */
   const imds = (ip: string, method: string, path: string, headers: string[] = []): HttpAnswer | undefined => {
     const request = [`${method} ${path} HTTP/1.0`, 'Host: 169.254.169.254', ...headers, '', ''].join('\\r\\n');
     const r = ssh.run(ip, `printf '${request}' | nc -w 3 169.254.169.254 80`);
-    if (!r.stdout) return undefined;
+    if (!r.stdout) {
+      lastFailure = `status ${r.status}: ${r.stderr}`;
+      return undefined;
+    }
     const [head, ...rest] = r.stdout.split('\r\n\r\n');
     return { status: Number(head!.split(' ')[1]), headers: head!, body: rest.join('\r\n\r\n') };
   };
@@ -227,13 +232,16 @@ describe('the instance metadata service, from inside instances', { skip, timeout
     await api.nimbus.kill9();
     assert.equal(ssh.run(a.ip, 'true').status, 0, 'the data plane outlives the server: SSH still works');
     await api.startServer();
-    const end = Date.now() + 10_000;
+    // The first pass after the restart brings the listeners back; a pass that fails is retried
+    // within seconds (twice as late each time), well inside this.
+    const end = Date.now() + 20_000;
     let answer = get(a.ip, '/latest/meta-data/instance-id', before);
     while (answer?.status !== 200 && Date.now() < end) {
       await sleep(200);
       answer = get(a.ip, '/latest/meta-data/instance-id', before);
     }
-    assert.equal(answer?.body, a.id, 'the metadata service answers again, and a token from before the crash is still good');
+    assert.equal(answer?.body, a.id, 'the metadata service answers again, and a token from before the crash is still good; ' +
+      `the last try: ${lastFailure}; the server said:\n${api.nimbus.output.slice(-4000)}`);
     // The restarted controller still applies changes: closing SSH to the world takes effect.
     aws(['revoke-security-group-ingress', '--group-id', sshGroup, '--protocol', 'tcp', '--port', '22', '--cidr', '0.0.0.0/0']);
     await sleep(500);

@@ -149,13 +149,18 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     migrate(this.db);
     // The migration's commits are not waited for: lost, they are made again at the next start.
-    this.changes = this.db.prepare('SELECT total_changes()').pluck().get() as number;
+    this.changes = this.totalChanges();
   }
 
   private stmt(sql: string): Database.Statement {
     let s = this.stmts.get(sql);
     if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
     return s;
+  }
+
+  /** Rows written by this connection since it opened (sqlite3_total_changes). */
+  private totalChanges(): number {
+    return (this.stmt('SELECT total_changes() AS n').get() as { n: number }).n;
   }
 
   transaction<T>(fn: () => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
@@ -165,7 +170,7 @@ export class SqliteStore implements Store {
         const result = await fn();
         this.db.exec('COMMIT');
         // Writes made outside any transaction since the last commit are synced with this one's.
-        const changes = this.stmt('SELECT total_changes()').pluck().get() as number;
+        const changes = this.totalChanges();
         if (!opts.relaxed && changes !== this.changes) this.syncWal();
         this.changes = changes;
         this.tellWatchers();

@@ -187,10 +187,10 @@ export class InstanceReconciler {
     this.writtenDuringPass.clear();
     const full = this.now() - this.lastFullPass >= this.fullPassMs;
     if (full) this.lastFullPass = this.now();
+    // The reconciler's writes can be derived again from the driver after a loss: no fsync for them.
     // Gathering only reads (but for a stale work item now and then, which a pass derives again).
-    const { items, unreadWaiting } = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()), {
-      relaxed: true,
-    });
+    const relaxed = { relaxed: true };
+    const { items, unreadWaiting } = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()), relaxed);
 
     let next = Math.min(this.lastFullPass + this.fullPassMs, full ? Infinity : (this.parkedNext ?? Infinity));
     let polling = unreadWaiting;
@@ -214,9 +214,8 @@ export class InstanceReconciler {
         this.park(item, decision);
       }
     };
-    // Most passes after a launch only start a driver step: no transaction for nothing to write. The
-    // reconciler's writes can be derived again from the driver after a loss: no fsync for them.
-    await (writes ? this.plane.store.transaction(settle, { relaxed: true }) : settle());
+    // Most passes after a launch only start a driver step: no transaction for nothing to write.
+    await (writes ? this.plane.store.transaction(settle, relaxed) : settle());
     // A state change releases or assigns addresses, which the network controller maps.
     if (advanced) this.plane.committed?.();
     if (full) await this.destroyOrphans(items);

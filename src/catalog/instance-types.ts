@@ -28,34 +28,47 @@ function dataPath(): string {
  * the whole list while callers that walk it (DescribeInstanceTypes and its kin) go on asking.
  * releaseInstanceTypes gives back all but the index (the server calls it when it goes quiet).
  */
+interface Line {
+  at: number;
+  length: number;
+}
+
 interface Index {
   file: string;
-  /** Each type's line in the file (byte offset and length), in name order. */
-  lines: ReadonlyMap<string, { at: number; length: number }>;
+  /** Each type's line in the file, in name order. */
+  lines: ReadonlyMap<string, Line>;
 }
 
 let index: Index | undefined;
 const parsed = new Map<string, InstanceTypeInfo>();
 let all: readonly InstanceTypeInfo[] | undefined;
 
-function loadIndex(): Index {
-  if (index) return index;
-  const file = dataPath();
-  const data = readFileSync(file);
-  const found: [string, { at: number; length: number }][] = [];
+const parseLine = (data: Buffer, at: number, length: number) => JSON.parse(data.toString('utf8', at, at + length)) as InstanceTypeInfo;
+
+/** Every type in the catalogue file's contents, parsed, with its line, in name order. */
+function parseAll(data: Buffer): { info: InstanceTypeInfo; line: Line }[] {
+  const found: { info: InstanceTypeInfo; line: Line }[] = [];
   for (let at = 0; at < data.length; ) {
     let end = data.indexOf(0x0a, at);
     if (end === -1) end = data.length;
-    const text = data.toString('utf8', at, end);
-    if (text.trim() !== '') found.push([(JSON.parse(text) as InstanceTypeInfo).InstanceType!, { at, length: end - at }]);
+    const line = { at, length: end - at };
+    if (data.toString('utf8', at, end).trim() !== '') found.push({ info: parseLine(data, at, line.length), line });
     at = end + 1;
   }
-  found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  index = { file, lines: new Map(found) };
+  return found.sort((a, b) => (a.info.InstanceType! < b.info.InstanceType! ? -1 : a.info.InstanceType! > b.info.InstanceType! ? 1 : 0));
+}
+
+const indexOf = (file: string, types: ReturnType<typeof parseAll>): Index =>
+  ({ file, lines: new Map(types.map(({ info, line }) => [info.InstanceType!, line])) });
+
+function loadIndex(): Index {
+  if (index) return index;
+  const file = dataPath();
+  index = indexOf(file, parseAll(readFileSync(file)));
   return index;
 }
 
-function readType(idx: Index, line: { at: number; length: number }): InstanceTypeInfo {
+function readType(idx: Index, line: Line): InstanceTypeInfo {
   const buf = Buffer.alloc(line.length);
   const fd = openSync(idx.file, 'r');
   try {
@@ -63,19 +76,20 @@ function readType(idx: Index, line: { at: number; length: number }): InstanceTyp
   } finally {
     closeSync(fd);
   }
-  return JSON.parse(buf.toString('utf8')) as InstanceTypeInfo;
+  return parseLine(buf, 0, line.length);
 }
 
 /** Every instance type Nimbus knows, in name order. Shared objects: callers must not mutate them. */
 export function instanceTypes(): readonly InstanceTypeInfo[] {
   if (all) return all;
-  const idx = loadIndex();
-  const byLine = readFileSync(idx.file);
-  all = [...idx.lines].map(([name, { at, length }]) => {
-    const known = parsed.get(name);
+  // One read and parse of the file serves the list and, on a first use, the index too.
+  const file = index?.file ?? dataPath();
+  const types = parseAll(readFileSync(file));
+  index ??= indexOf(file, types);
+  all = types.map(({ info }) => {
+    const known = parsed.get(info.InstanceType!);
     if (known) return known;
-    const info = JSON.parse(byLine.toString('utf8', at, at + length)) as InstanceTypeInfo;
-    parsed.set(name, info);
+    parsed.set(info.InstanceType!, info);
     return info;
   });
   return all;

@@ -201,8 +201,8 @@ async function unfilteredPage(ctx: RequestContext, size: number, nextToken: stri
 
 /**
  * The attached interfaces of many instances, read in one batch: by id, or, when the batch is most
- * of the scope's interfaces (a describe of all), as one scan of them, which costs half as much as
- * as many lookups by id.
+ * of the scope's interfaces (a describe of all), as one scan of them, about half the cost of
+ * looking each one up.
  */
 async function interfacesOf(ctx: RequestContext, recs: readonly InstanceRecord[]) {
   const ids = recs.flatMap((r) => r.networkInterfaceIds);

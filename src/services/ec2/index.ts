@@ -1,6 +1,6 @@
 /** The EC2 service: the EC2 Query protocol over the official model, and every operation module. */
 import { Ec2QueryProtocol } from '../../protocol/ec2-query.js';
-import { loadModel } from '../../protocol/model.js';
+import { servedModel } from '../../protocol/model.js';
 import type { Handler, ServiceDefinition } from '../context.js';
 import { handlers as accountAttributes } from './account-attributes.js';
 import { handlers as elasticIps } from './elastic-ips/index.js';
@@ -27,5 +27,5 @@ export function ec2Service(): ServiceDefinition {
       handlers[name] = h;
     }
   }
-  return { signingName: 'ec2', protocol: new Ec2QueryProtocol(loadModel('ec2-2016-11-15')), handlers };
+  return { signingName: 'ec2', protocol: new Ec2QueryProtocol(servedModel('ec2-2016-11-15', Object.keys(handlers))), handlers };
 }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { releaseInstanceTypes } from './catalog/instance-types.js';
 import { REGION_NAMES } from './catalog/regions.js';
 import type { ComputeDriver } from './compute/driver.js';
-import { chooseDriver } from './compute/ns/setup.js';
+import { chooseDriver } from './compute/choose.js';
 import { InstanceReconciler } from './compute/reconciler.js';
 import type { Config } from './config.js';
 import type { MetadataService } from './imds/server.js';

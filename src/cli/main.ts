@@ -3,9 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { openStore, startNimbus } from '../app.js';
 import { defaultConfig, type Config } from '../config.js';
 import { createAccount } from '../accounts.js';
-import { buildMinimalImage, MINIMAL_IMAGE } from '../images/minimal.js';
-import { buildDebianImage, DEBIAN_IMAGE } from '../images/debian.js';
-import { ProgressDisplay } from '../images/debian/progress.js';
+import { DEBIAN_IMAGE, MINIMAL_IMAGE } from '../images/names.js';
 import { ImageStore } from '../images/store.js';
 import { registerAdmin } from './admin.js';
 
@@ -92,7 +90,9 @@ images
   .action(async (name: string, opts: { dataDir: string }) => {
     if (name !== MINIMAL_IMAGE && name !== DEBIAN_IMAGE) throw new InvalidArgumentError(`unknown image ${name}: the images that can be built are ${MINIMAL_IMAGE}, ${DEBIAN_IMAGE}`);
     const t0 = Date.now();
+    // The builders are loaded only here: `serve` holds none of their code.
     if (name === DEBIAN_IMAGE) {
+      const [{ buildDebianImage }, { ProgressDisplay }] = await Promise.all([import('../images/debian.js'), import('../images/debian/progress.js')]);
       const display = new ProgressDisplay(process.stdout);
       try {
         const d = await buildDebianImage(opts.dataDir, { onProgress: (p) => display.update(p), log: (line) => display.log(line) });
@@ -103,6 +103,7 @@ images
       }
       return;
     }
+    const { buildMinimalImage } = await import('../images/minimal.js');
     const m = await buildMinimalImage(opts.dataDir, { progress: (line) => console.log(`  ${line}`) });
     console.log(`built ${m.name} (${(m.sizeBytes / 1048576).toFixed(1)} MiB) in ${Date.now() - t0} ms`);
   });

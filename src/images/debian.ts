@@ -20,9 +20,8 @@ import { dirname, join } from 'node:path';
 import { EC2_METADATA_PATH, EC2_METADATA_SCRIPT } from './ec2-metadata.js';
 import { DEBIAN_INIT_PATH, DEBIAN_INIT_SCRIPT, POWER_SCRIPT } from './debian/init.js';
 import { DEBOOTSTRAP_SHARE, DebootstrapProgress, type BuildProgress } from './debian/progress.js';
+import { DEBIAN_IMAGE } from './names.js';
 import { ImageStore, type ImageManifest } from './store.js';
-
-export const DEBIAN_IMAGE = 'debian-12';
 export const DEBIAN_SUITE = 'bookworm';
 export const DEBIAN_DEFAULT_USER = 'admin';
 const DEFAULT_MIRROR = 'http://deb.debian.org/debian';

@@ -9,9 +9,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileS
 import { dirname, join } from 'node:path';
 import { EC2_METADATA_PATH, EC2_METADATA_SCRIPT } from './ec2-metadata.js';
 import { INIT_SCRIPT } from './init-script.js';
+import { MINIMAL_IMAGE } from './names.js';
 import { ImageStore, type ImageManifest } from './store.js';
-
-export const MINIMAL_IMAGE = 'minimal';
 
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
 const DROPBEAR_PACKAGE = 'dropbear-bin';

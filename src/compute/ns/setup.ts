@@ -9,7 +9,8 @@ import { REGION_NAMES } from '../../catalog/regions.js';
 import type { Config } from '../../config.js';
 import { EC2_METADATA_PATH, EC2_METADATA_SCRIPT } from '../../images/ec2-metadata.js';
 import { INIT_SCRIPT } from '../../images/init-script.js';
-import { buildMinimalImage, MINIMAL_IMAGE } from '../../images/minimal.js';
+import { buildMinimalImage } from '../../images/minimal.js';
+import { MINIMAL_IMAGE } from '../../images/names.js';
 import { ImageStore } from '../../images/store.js';
 import type { Clock } from '../../util/clock.js';
 import type { MetadataService } from '../../imds/server.js';
@@ -63,13 +64,20 @@ async function startNsDriver(config: Config, log: (line: string) => void, networ
   });
 }
 
+/** A started compute driver, with the ns driver's network controller, metadata service and instance endpoint. */
+export interface ChosenDriver {
+  driver: ComputeDriver;
+  network?: NetworkController;
+  metadata?: MetadataService;
+  endpoint?: InstanceEndpoint;
+}
+
 /**
- * `sim` and `ns` as asked (ns fails when this host cannot run it); `auto` takes ns when this host
- * can run it (root, crun) and its image builds, else sim. The log says which and why.
+ * `ns` as asked (it fails when this host cannot run it); `auto` takes ns when this host can run it
+ * (root, crun) and its image builds, else sim. The log says which and why. (`sim` as asked is
+ * chosen in ../choose.ts, without this module.)
  */
-export async function chooseDriver(
-  config: Config, clock: Clock, log: (line: string) => void, store: Store,
-): Promise<{ driver: ComputeDriver; network?: NetworkController; metadata?: MetadataService; endpoint?: InstanceEndpoint }> {
+export async function chooseNsOrSim(config: Config, clock: Clock, log: (line: string) => void, store: Store): Promise<ChosenDriver> {
   const sim = () => ({ driver: new SimDriver(clock, config.sim) });
   const ns = async () => {
     // Loaded only for ns: their certificate library costs the sim driver's start-up ~50 ms otherwise.
@@ -91,10 +99,6 @@ export async function chooseDriver(
       throw err;
     }
   };
-  if (config.driver === 'sim') {
-    log('nimbus: compute driver sim (asked for with --driver sim)');
-    return sim();
-  }
   const support = await nsSupport();
   if (config.driver === 'ns') {
     if (!support.ok) throw new Error(`--driver ns: this host cannot run the ns driver: ${support.reason}`);

@@ -16,6 +16,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -52,15 +53,16 @@ def full_profile():
     # lookup_budget: each lookup series stops after this many seconds (with at least 5 samples).
     # describe_warmup: an untimed raw describe of all before the timed ones.
     # run_warmup: untimed launches by the raw signed request before its timed series (see Workload.run).
-    return dict(quick=False, run_calls=200, run_warmup=500, fleet=[100, 1000, 5000], mem_at=5000, wrk_seconds=10,
+    return dict(quick=False, run_calls=200, run_warmup=500, fleet=[100, 1000, 5000], mem_at=5000, wrk_seconds=10, wrk_warmup=2,
                 growth=(1000, 100_000), lookups=200, lookup_budget=3, describe_warmup=True)
 
 
 def quick_profile():
-    # Under a minute: shorter series, and the raw describe of all is warmed only by the paginator's
-    # describe of all just before it (the same path in each server), which moto takes seconds for.
-    return dict(quick=True, run_calls=50, run_warmup=100, fleet=[100, 1000], mem_at=1000, wrk_seconds=2,
-                growth=(1000, 5_000), lookups=100, lookup_budget=0.5, describe_warmup=False)
+    # Under a minute: smaller fleets (moto takes about 9 s to launch and describe each 1,000),
+    # shorter series, and the raw describe of all is warmed only by the paginator's describe of all
+    # just before it (the same path in each server), which moto takes seconds for.
+    return dict(quick=True, run_calls=50, run_warmup=100, fleet=[100, 500], mem_at=500, wrk_seconds=2, wrk_warmup=1,
+                growth=(500, 5_000), lookups=100, lookup_budget=0.5, describe_warmup=False)
 
 
 def free_port():
@@ -193,7 +195,6 @@ def raw_pages(server, params):
     """ms to fetch every page of a DescribeInstances over one connection, each page request signed
     as it is sent (moto pages by 100 reservations, Nimbus answers in one page): the server's time
     plus loopback, without boto3's parsing."""
-    import re
     conn = http.client.HTTPConnection('127.0.0.1', server.port)
     token = None
     t = time.perf_counter()
@@ -216,14 +217,12 @@ def raw_pages(server, params):
 # The memory figure is read this long after the last request: the server at rest.
 REST_S = 2
 
-# Each wrk measurement follows a burst of this many seconds that is not counted: the steady state
-# is measured, not the JIT's warm-up of the by-id path under concurrency (both servers get it).
-WRK_WARMUP_S = 2
 
-
-def wrk_rps(server, params, seconds):
-    """Requests/s of one signed request replayed by wrk over 32 connections, after a warm-up burst."""
-    wrk_burst(server, params, WRK_WARMUP_S)
+def wrk_rps(server, params, seconds, warmup_s):
+    """Requests/s of one signed request replayed by wrk over 32 connections, after a burst of
+    warmup_s seconds that is not counted: the steady state is measured, not the JIT's warm-up of
+    the by-id path under concurrency (both servers get it)."""
+    wrk_burst(server, params, warmup_s)
     return wrk_burst(server, params, seconds)
 
 
@@ -273,25 +272,49 @@ class Workload:
         images = self.ec2.describe_images(Owners=['amazon'], Filters=[{'Name': 'architecture', 'Values': ['x86_64']}])['Images']
         return sorted(i['ImageId'] for i in images)[0]
 
-    def launch(self, count):
+    def launch(self, count, boto=True):
         """Launches `count` instances in calls of at most 1,000, spread over the zones' default
-        subnets (each /20 holds 4,091 addresses)."""
+        subnets (each /20 holds 4,091 addresses). Through boto3, or (boto=False, for fleets that
+        are not themselves measured) as raw signed requests: boto3 takes about a second to parse
+        each answer of 1,000 instances, which is most of a quick run's time with Nimbus."""
         while count > 0:
             n = min(count, 1000)
             zone = self.zones[self.calls % len(self.zones)]
             self.calls += 1
             for attempt in range(100):
                 try:
-                    r = self.ec2.run_instances(ImageId=self.ami, InstanceType=INSTANCE_TYPE, MinCount=n, MaxCount=n,
-                                               Placement={'AvailabilityZone': zone})
+                    self.ids += self._run(n, zone) if not boto else [
+                        i['InstanceId'] for i in self.ec2.run_instances(
+                            ImageId=self.ami, InstanceType=INSTANCE_TYPE, MinCount=n, MaxCount=n,
+                            Placement={'AvailabilityZone': zone})['Instances']]
                     break
                 except self.ec2.exceptions.ClientError as e:
                     # Addresses of a wave just terminated come back a moment later.
                     if e.response['Error']['Code'] != 'InsufficientFreeAddressesInSubnet' or attempt == 99:
                         raise
                     time.sleep(0.2)
-            self.ids += [i['InstanceId'] for i in r['Instances']]
             count -= n
+
+    def _run(self, n, zone):
+        """RunInstances of n as one raw signed request: the new ids, or boto3's ClientError for an EC2 error."""
+        from botocore.exceptions import ClientError
+        headers, body = signed(self.server, {'Action': 'RunInstances', 'ImageId': self.ami, 'InstanceType': INSTANCE_TYPE,
+                                             'MinCount': n, 'MaxCount': n, 'Placement.AvailabilityZone': zone})
+        conn = http.client.HTTPConnection('127.0.0.1', self.server.port)
+        try:
+            conn.request('POST', '/', body=body, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+        finally:
+            conn.close()
+        if r.status != 200:
+            code = re.search(rb'<Code>([^<]+)</Code>', data)
+            error = {'Code': code.group(1).decode() if code else f'HTTP {r.status}', 'Message': data[:300].decode(errors='replace')}
+            raise ClientError({'Error': error}, 'RunInstances')
+        ids = [m.decode() for m in re.findall(rb'<instanceId>(i-[0-9a-f]+)</instanceId>', data)]
+        if len(ids) != n:
+            raise RuntimeError(f'{self.server.name}: RunInstances of {n} answered {len(ids)} instance ids')
+        return ids
 
     def tag_every_100th(self, start):
         marked = [i for k, i in enumerate(self.ids) if k % 100 == 0 and k >= start]
@@ -303,7 +326,7 @@ class Workload:
         before = len(self.ids)
         if before > n:
             raise RuntimeError(f'{self.server.name}: {before} instances launched before the fleet of {n} was measured')
-        self.launch(n - before)
+        self.launch(n - before, boto=False)
         self.tag_every_100th(before)
 
     def grow_past_addresses(self, n, alive=10_000):
@@ -410,7 +433,6 @@ class Workload:
         # The same call as one signed request replayed (no ClientToken, so each one launches):
         # the server's share of the time above.
         raw = dict(Action='RunInstances', ImageId=self.ami, InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1)
-        import re
         collect = lambda body: self.ids.extend(m.decode() for m in re.findall(rb'<instanceId>(i-[0-9a-f]+)</instanceId>', body))
         # Timed after a warm-up, for both servers: node's JIT is still optimizing the launch path
         # (TurboFan compiles) for the first several hundred launches, and a server's cost per launch
@@ -422,7 +444,7 @@ class Workload:
             self.grow_to(n)
             self.measure_at(n)
         mem_at = self.prof['mem_at']
-        r['rps'] = wrk_rps(self.server, {'Action': 'DescribeInstances', 'InstanceId.1': self.probe}, self.prof['wrk_seconds'])
+        r['rps'] = wrk_rps(self.server, {'Action': 'DescribeInstances', 'InstanceId.1': self.probe}, self.prof['wrk_seconds'], self.prof['wrk_warmup'])
         r['rss_busy'] = rss_mb(self.server.proc.pid)
         # At rest: what a server holding the fleet keeps once requests stop (Nimbus collects
         # garbage after a quiet second; moto keeps what it has).
@@ -523,7 +545,7 @@ def render(rows, growth, prof, meta):
              '(moto/Nimbus for times and memory, Nimbus/moto for throughput). "server (raw signed request)" rows replay '
              'one SigV4-signed request over a kept-alive connection from Python\'s http.client: the server\'s time plus '
              'loopback, without boto3\'s own serializing and parsing. By-id throughput: wrk replaying one signed request '
-             f'over 32 connections for the stated time, after {WRK_WARMUP_S} s of the same that are not counted.', '',
+             f'over 32 connections for the stated time, after {prof["wrk_warmup"]} s of the same that are not counted.', '',
              '| measure | Nimbus | moto | ratio | target | met |', '| --- | ---: | ---: | ---: | ---: | :---: |']
     for r in rows:
         ratio = f"{r['ratio']:.1f}x" if r['ratio'] is not None else '-'

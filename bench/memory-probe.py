@@ -97,14 +97,14 @@ class ProbedWorkload(bench.Workload):
             self.ids.append(out['Instances'][0]['InstanceId'])
         raw = dict(Action='RunInstances', ImageId=self.ami, InstanceType=bench.INSTANCE_TYPE, MinCount=1, MaxCount=1)
         collect = lambda body: self.ids.extend(m.decode() for m in re.findall(rb'<instanceId>(i-[0-9a-f]+)</instanceId>', body))
-        bench.raw_latency(self.server, raw, self.prof['run_calls'], collect)
-        self.mark(f"{2 * self.prof['run_calls']} single launches")
+        bench.raw_latency(self.server, raw, self.prof['run_warmup'] + self.prof['run_calls'], collect)
+        self.mark(f"{2 * self.prof['run_calls'] + self.prof['run_warmup']} single launches")
         self.tag_every_100th(100)
         for n in self.prof['fleet'][1:]:
             self.grow_to(n)
             self.mark(f'launched to {n}')
             self.measure_at(n)
-        bench.wrk_rps(self.server, {'Action': 'DescribeInstances', 'InstanceId.1': self.probe}, self.prof['wrk_seconds'])
+        bench.wrk_rps(self.server, {'Action': 'DescribeInstances', 'InstanceId.1': self.probe}, self.prof['wrk_seconds'], self.prof['wrk_warmup'])
         self.mark('wrk by id (bench figure)')
         return self.results
 

@@ -3,27 +3,26 @@
  * allocated, so after a burst of requests the heap stays at its high-water mark (garbage the burst
  * promoted, and the wrappers of large answers' buffers with the buffers behind them) until the
  * next burst, and malloc keeps what was freed: a server that then idles for hours holds its peak
- * for hours. So, after requests, once none has come for a moment and the heap has grown since the
- * last time, memory is released once (src/server/memory-release.ts): the policy of the JVM's
+ * for hours. So, after requests, once none has come for a moment and the resident set has grown
+ * since the last time, memory is released once (src/server/memory-release.ts): the policy of the JVM's
  * periodic collections for idle services (JEP 346), which also uncommit the heap. It never runs
  * while requests arrive; one that comes during a release (tens of milliseconds) waits for it.
  */
-import { getHeapStatistics } from 'node:v8';
-
 /** How long without a request counts as quiet. */
 const QUIET_MS = 1000;
-/** Growth of heap plus external memory since the last release that is worth releasing. */
+/**
+ * Growth of the resident set since the last release that is worth releasing. The resident set, not
+ * the heap in use: a burst's garbage is often collected by the time the server is quiet, and what it
+ * leaves behind is heap and malloc memory that is committed but free, which only the release gives back.
+ */
 const WORTH_BYTES = 8 * 1024 * 1024;
 
-const heapBytes = () => {
-  const s = getHeapStatistics();
-  return s.used_heap_size + s.external_memory;
-};
+const residentBytes = () => process.memoryUsage.rss();
 
 export class IdleCollector {
   private lastActivity = 0;
   private timer?: NodeJS.Timeout;
-  private afterLastRelease = heapBytes();
+  private afterLastRelease = residentBytes();
 
   constructor(private readonly release: () => void) {}
 
@@ -47,8 +46,8 @@ export class IdleCollector {
     const quietFor = performance.now() - this.lastActivity;
     if (quietFor < QUIET_MS) return this.checkIn(QUIET_MS - quietFor);
     this.timer = undefined;
-    if (heapBytes() - this.afterLastRelease < WORTH_BYTES) return;
+    if (residentBytes() - this.afterLastRelease < WORTH_BYTES) return;
     this.release();
-    this.afterLastRelease = heapBytes();
+    this.afterLastRelease = residentBytes();
   }
 }

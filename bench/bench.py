@@ -61,7 +61,7 @@ def quick_profile():
     # Under a minute: smaller fleets (moto takes about 9 s to launch and describe each 1,000),
     # shorter series, and the raw describe of all is warmed only by the paginator's describe of all
     # just before it (the same path in each server), which moto takes seconds for.
-    return dict(quick=True, run_calls=50, run_warmup=100, fleet=[100, 500], mem_at=500, wrk_seconds=2, wrk_warmup=1,
+    return dict(quick=True, run_calls=50, run_warmup=300, fleet=[100, 500], mem_at=500, wrk_seconds=2, wrk_warmup=1,
                 growth=(500, 5_000), lookups=100, lookup_budget=0.5, describe_warmup=False)
 
 

@@ -43,7 +43,7 @@ let index: Index | undefined;
 const parsed = new Map<string, InstanceTypeInfo>();
 let all: readonly InstanceTypeInfo[] | undefined;
 
-const parseLine = (data: Buffer, at: number, length: number) => JSON.parse(data.toString('utf8', at, at + length)) as InstanceTypeInfo;
+const parseType = (text: string) => JSON.parse(text) as InstanceTypeInfo;
 
 /** Every type in the catalogue file's contents, parsed, with its line, in name order. */
 function parseAll(data: Buffer): { info: InstanceTypeInfo; line: Line }[] {
@@ -51,20 +51,20 @@ function parseAll(data: Buffer): { info: InstanceTypeInfo; line: Line }[] {
   for (let at = 0; at < data.length; ) {
     let end = data.indexOf(0x0a, at);
     if (end === -1) end = data.length;
-    const line = { at, length: end - at };
-    if (data.toString('utf8', at, end).trim() !== '') found.push({ info: parseLine(data, at, line.length), line });
+    const text = data.toString('utf8', at, end);
+    if (text.trim() !== '') found.push({ info: parseType(text), line: { at, length: end - at } });
     at = end + 1;
   }
   return found.sort((a, b) => (a.info.InstanceType! < b.info.InstanceType! ? -1 : a.info.InstanceType! > b.info.InstanceType! ? 1 : 0));
 }
 
-const indexOf = (file: string, types: ReturnType<typeof parseAll>): Index =>
+const buildIndex = (file: string, types: ReturnType<typeof parseAll>): Index =>
   ({ file, lines: new Map(types.map(({ info, line }) => [info.InstanceType!, line])) });
 
 function loadIndex(): Index {
   if (index) return index;
   const file = dataPath();
-  index = indexOf(file, parseAll(readFileSync(file)));
+  index = buildIndex(file, parseAll(readFileSync(file)));
   return index;
 }
 
@@ -76,7 +76,7 @@ function readType(idx: Index, line: Line): InstanceTypeInfo {
   } finally {
     closeSync(fd);
   }
-  return parseLine(buf, 0, line.length);
+  return parseType(buf.toString('utf8'));
 }
 
 /** Every instance type Nimbus knows, in name order. Shared objects: callers must not mutate them. */
@@ -85,7 +85,7 @@ export function instanceTypes(): readonly InstanceTypeInfo[] {
   // One read and parse of the file serves the list and, on a first use, the index too.
   const file = index?.file ?? dataPath();
   const types = parseAll(readFileSync(file));
-  index ??= indexOf(file, types);
+  index ??= buildIndex(file, types);
   all = types.map(({ info }) => {
     const known = parsed.get(info.InstanceType!);
     if (known) return known;

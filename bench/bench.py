@@ -168,6 +168,11 @@ def signed(server, params):
     return dict(req.headers.items()), body
 
 
+def instance_ids(body):
+    """The instance ids in a RunInstances answer (raw XML), in order."""
+    return [m.decode() for m in re.findall(rb'<instanceId>(i-[0-9a-f]+)</instanceId>', body)]
+
+
 def raw_latency(server, params, count, collect=None, budget_s=None):
     """Median and p99 ms of one signed request replayed over a kept-alive connection: server time
     plus loopback, without boto3's own client overhead."""
@@ -285,10 +290,7 @@ class Workload:
             self.calls += 1
             for attempt in range(100):
                 try:
-                    self.ids += self._run(n, zone) if not boto else [
-                        i['InstanceId'] for i in self.ec2.run_instances(
-                            ImageId=self.ami, InstanceType=INSTANCE_TYPE, MinCount=n, MaxCount=n,
-                            Placement={'AvailabilityZone': zone})['Instances']]
+                    self.ids += self._run_boto3(n, zone) if boto else self._run_raw(n, zone)
                     break
                 except self.ec2.exceptions.ClientError as e:
                     # Addresses of a wave just terminated come back a moment later.
@@ -297,7 +299,13 @@ class Workload:
                     time.sleep(0.2)
             count -= n
 
-    def _run(self, n, zone):
+    def _run_boto3(self, n, zone):
+        """RunInstances of n through boto3: the new ids."""
+        out = self.ec2.run_instances(ImageId=self.ami, InstanceType=INSTANCE_TYPE, MinCount=n, MaxCount=n,
+                                     Placement={'AvailabilityZone': zone})
+        return [i['InstanceId'] for i in out['Instances']]
+
+    def _run_raw(self, n, zone):
         """RunInstances of n as one raw signed request: the new ids, or boto3's ClientError for an EC2 error."""
         from botocore.exceptions import ClientError
         headers, body = signed(self.server, {'Action': 'RunInstances', 'ImageId': self.ami, 'InstanceType': INSTANCE_TYPE,
@@ -313,7 +321,7 @@ class Workload:
             code = re.search(rb'<Code>([^<]+)</Code>', data)
             error = {'Code': code.group(1).decode() if code else f'HTTP {r.status}', 'Message': data[:300].decode(errors='replace')}
             raise ClientError({'Error': error}, 'RunInstances')
-        ids = [m.decode() for m in re.findall(rb'<instanceId>(i-[0-9a-f]+)</instanceId>', data)]
+        ids = instance_ids(data)
         if len(ids) != n:
             raise RuntimeError(f'{self.server.name}: RunInstances of {n} answered {len(ids)} instance ids')
         return ids
@@ -435,7 +443,7 @@ class Workload:
         # The same call as one signed request replayed (no ClientToken, so each one launches):
         # the server's share of the time above.
         raw = dict(Action='RunInstances', ImageId=self.ami, InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1)
-        collect = lambda body: self.ids.extend(m.decode() for m in re.findall(rb'<instanceId>(i-[0-9a-f]+)</instanceId>', body))
+        collect = lambda body: self.ids.extend(instance_ids(body))
         # Timed after a warm-up, for both servers: node's JIT is still optimizing the launch path
         # (TurboFan compiles) for the first several hundred launches, and a server's cost per launch
         # is what it settles at. The warm-up's instances count towards the next fleet size.

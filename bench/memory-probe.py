@@ -16,7 +16,6 @@ stops it by its PID.
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -96,7 +95,7 @@ class ProbedWorkload(bench.Workload):
             out = self.ec2.run_instances(ImageId=self.ami, InstanceType=bench.INSTANCE_TYPE, MinCount=1, MaxCount=1)
             self.ids.append(out['Instances'][0]['InstanceId'])
         raw = dict(Action='RunInstances', ImageId=self.ami, InstanceType=bench.INSTANCE_TYPE, MinCount=1, MaxCount=1)
-        collect = lambda body: self.ids.extend(m.decode() for m in re.findall(rb'<instanceId>(i-[0-9a-f]+)</instanceId>', body))
+        collect = lambda body: self.ids.extend(bench.instance_ids(body))
         bench.raw_latency(self.server, raw, self.prof['run_warmup'] + self.prof['run_calls'], collect)
         self.mark(f"{2 * self.prof['run_calls'] + self.prof['run_warmup']} single launches")
         self.tag_every_100th(100)

@@ -229,6 +229,13 @@ describe('the instance metadata service, from inside instances', { skip, timeout
   it('serves again after a kill -9 of the server: the restarted server rebuilds the data plane from the store', async () => {
     const a = await launch();
     const before = token(a.ip);
+    // An instance that asks the metadata service all along: across the restart each request is
+    // refused or answered, never accepted and left hanging (the poll would stop counting).
+    const request = `GET /latest/meta-data/instance-id HTTP/1.0\\r\\nX-aws-ec2-metadata-token: ${before}\\r\\n\\r\\n`;
+    const poll = `while :; do printf '${request}' | nc -w 2 169.254.169.254 80 >/dev/null 2>&1; echo >> /tmp/polls.$i; done`;
+    // Four at a time: the moment a socket is listening before it is served is short.
+    assert.equal(ssh.run(a.ip, `for i in 1 2 3 4; do (${poll}) </dev/null >/dev/null 2>&1 & echo $! >> /tmp/pollers; done`).status, 0);
+    const polls = () => ssh.run(a.ip, 'for i in 1 2 3 4; do wc -l < /tmp/polls.$i; done').stdout.trim().split('\n').map(Number);
     await api.nimbus.kill9();
     assert.equal(ssh.run(a.ip, 'true').status, 0, 'the data plane outlives the server: SSH still works');
     await api.startServer();
@@ -242,6 +249,11 @@ describe('the instance metadata service, from inside instances', { skip, timeout
     }
     assert.equal(answer?.body, a.id, 'the metadata service answers again, and a token from before the crash is still good; ' +
       `the last try: ${lastFailure}; the server said:\n${api.nimbus.output.slice(-4000)}`);
+    const counted = polls();
+    await sleep(1_500);
+    const now = polls();
+    assert.ok(counted.length === 4 && counted.every((n, i) => now[i]! > n), `no request made across the restart was left unanswered: ${counted} then ${now}`);
+    ssh.run(a.ip, 'kill $(cat /tmp/pollers)');
     // The restarted controller still applies changes: closing SSH to the world takes effect.
     aws(['revoke-security-group-ingress', '--group-id', sshGroup, '--protocol', 'tcp', '--port', '22', '--cidr', '0.0.0.0/0']);
     await sleep(500);

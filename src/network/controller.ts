@@ -247,11 +247,10 @@ export class NetworkController {
   private async ensureListeners(model: VpcModel): Promise<void> {
     const key = (svc: VpcService) => `${model.vpcId}/${svc.address}/${svc.port}`;
     const missing = this.services.filter((svc) => !this.listeners.has(key(svc)));
-    const servers = await listenInNetns(this.names.vpc(model.vpcId), missing.map((svc) => ({ host: svc.address, port: svc.port })));
-    missing.forEach((svc, i) => {
-      svc.attach(servers[i]!, { scope: model.scope, vpcId: model.vpcId });
-      this.listeners.set(key(svc), servers[i]!);
-    });
+    const endpoints = missing.map((svc) => ({ host: svc.address, port: svc.port }));
+    const at = { scope: model.scope, vpcId: model.vpcId };
+    const servers = await listenInNetns(this.names.vpc(model.vpcId), endpoints, (server, i) => missing[i]!.attach(server, at));
+    missing.forEach((svc, i) => this.listeners.set(key(svc), servers[i]!));
   }
 
   private async convergeVpc(model: VpcModel): Promise<void> {

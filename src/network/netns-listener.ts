@@ -10,8 +10,13 @@ export interface Endpoint {
   port: number;
 }
 
-/** Listening TCP sockets on each endpoint in the namespace `netns` (one short-lived process for all), served by this process. */
-export function listenInNetns(netns: string, endpoints: readonly Endpoint[]): Promise<Server[]> {
+/**
+ * Listening TCP sockets on each endpoint in the namespace `netns` (one short-lived process for
+ * all), served by this process. `serve(server, index)` is called as each socket arrives, before
+ * the event loop turns: the socket accepts connections from then on, and one accepted while no
+ * one listened for 'connection' would be left open and never answered.
+ */
+export function listenInNetns(netns: string, endpoints: readonly Endpoint[], serve: (server: Server, index: number) => void): Promise<Server[]> {
   if (endpoints.length === 0) return Promise.resolve([]);
   const args = endpoints.map((e) => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`));
   return new Promise((resolve, reject) => {
@@ -23,7 +28,10 @@ export function listenInNetns(netns: string, endpoints: readonly Endpoint[]): Pr
     const servers: Server[] = [];
     let failed: string | undefined;
     child.on('message', (m: { index?: number; error?: string }, handle) => {
-      if (m.index !== undefined && handle) servers[m.index] = handle as Server;
+      if (m.index !== undefined && handle) {
+        servers[m.index] = handle as Server;
+        serve(handle as Server, m.index);
+      }
       else failed = m.error ?? 'no socket';
     });
     child.on('exit', (code) => {

@@ -16,7 +16,7 @@
  * Needs root (CI runs as root).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -335,5 +335,25 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
     assert.ok(!links.includes(`${link}@`), `the VPC's host link ${link} is gone`);
     const routes = spawnSync('ip', ['route', 'show'], { encoding: 'utf8' }).stdout;
     assert.ok(!routes.includes(`dev ${link}`), 'no route through it is left');
+  });
+
+  it('takes a VPC\'s link down with its last instance even while something holds the namespace, so the next instance plugs in at once', async () => {
+    const a = await launch([sshGroup]);
+    const vpcId = (await api.describe(a.id)).VpcId!;
+    const names = new NetnsNames(installationTag(api.dataDir));
+    // A process inside keeps the kernel from freeing the namespace once it is deleted, as a socket
+    // of it that is still closing does; its links would live on with it.
+    const holder = spawn('ip', ['netns', 'exec', names.vpc(vpcId), 'sleep', '300'], { stdio: 'ignore' });
+    try {
+      await api.terminate(...launched.splice(0));
+      const end = Date.now() + 10_000;
+      while (api.networkNamespaces().length && Date.now() < end) await sleep(100);
+      assert.deepEqual(api.networkNamespaces(), []);
+      assert.notEqual(spawnSync('ip', ['link', 'show', 'dev', names.hostLink(vpcId)]).status, 0, 'the host link went with the namespace');
+      const b = await launch([sshGroup]);
+      await sshReady(b.publicIp!);
+    } finally {
+      holder.kill();
+    }
   });
 });

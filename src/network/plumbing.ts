@@ -51,9 +51,21 @@ export const INSTANCE_NETNS_SETTINGS = {
   'net.ipv4.ping_group_range': '0 2147483647',
 };
 
+/**
+ * Deletes a namespace, its veth pairs first. The kernel frees a namespace only once nothing holds
+ * it (a socket of it still closing can take a minute); until then its links live on, the far ends
+ * with them, and a VPC's host link keeps its name and routes on the host. Deleting one end of a
+ * pair deletes both at once.
+ */
 export async function deleteNetns(name: string): Promise<void> {
-  if (existsSync(netnsPath(name))) await ip(undefined, ['netns', 'delete', name]);
+  if (!existsSync(netnsPath(name))) return;
+  const veths = await ipJson<{ ifname: string }[]>(name, ['link', 'show', 'type', 'veth']).catch(() => []);
+  await ipBatch(name, veths.map((l) => `link del ${l.ifname}`)).catch(() => {});
+  await ip(undefined, ['netns', 'delete', name]);
 }
+
+/** Whether the host has a link of this name. */
+const hostHasLink = (name: string) => existsSync(`/sys/class/net/${name}`);
 
 /** A locally administered MAC for the VPC router, fixed so instances' ARP caches stay right. */
 function routerMac(vpcId: string): string {
@@ -90,6 +102,8 @@ export async function ensureVpc(
 
   const host = names.hostLink(model.vpcId);
   if (!have.has(UPLINK)) {
+    // A host link without its end here is a namespace of this VPC's that the kernel has not freed yet.
+    if (hostHasLink(host)) await ip(undefined, ['link', 'del', host]);
     await ip(undefined, ['link', 'add', host, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', ns]);
     await ipBatch(undefined, [`addr add ${HOST_LINK_IP}/32 dev ${host}`, `link set ${host} up`]);
     // IPv6 never crosses to the host.

@@ -53,9 +53,9 @@ export const INSTANCE_NETNS_SETTINGS = {
 
 /**
  * Deletes a namespace, its veth pairs first. The kernel frees a namespace only once nothing holds
- * it (a socket of it still closing can take a minute); until then its links live on, the far ends
- * with them, and a VPC's host link keeps its name and routes on the host. Deleting one end of a
- * pair deletes both at once.
+ * it (a process inside, a socket of it still open anywhere); until then its links live on, the
+ * far ends with them, and a VPC's host link keeps its name and routes on the host. Deleting one
+ * end of a pair deletes both at once.
  */
 export async function deleteNetns(name: string): Promise<void> {
   if (!existsSync(netnsPath(name))) return;

@@ -71,6 +71,13 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
     return { id, privateIp: inst.PrivateIpAddress!, publicIp: inst.PublicIpAddress, subnetId: inst.SubnetId! };
   };
 
+  /** Waits up to 10 s for this installation's namespaces to go once its instances have. */
+  const namespacesGone = async () => {
+    const end = Date.now() + 10_000;
+    while (api.networkNamespaces().length && Date.now() < end) await sleep(100);
+    assert.deepEqual(api.networkNamespaces(), []);
+  };
+
   let sshGroup: string;
 
   before(async () => {
@@ -326,9 +333,7 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
 
   it('leaves no namespace, link or route behind once every instance is terminated', async () => {
     await api.terminate(...launched.splice(0));
-    const end = Date.now() + 10_000;
-    while (api.networkNamespaces().length && Date.now() < end) await sleep(100);
-    assert.deepEqual(api.networkNamespaces(), []);
+    await namespacesGone();
     const vpcId = aws(['describe-vpcs', '--filters', 'Name=is-default,Values=true']).Vpcs[0].VpcId as string;
     const link = new NetnsNames(installationTag(api.dataDir)).hostLink(vpcId);
     const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
@@ -342,13 +347,11 @@ describe('VPC networking in the kernel', { skip, timeout: 300_000 }, () => {
     const vpcId = (await api.describe(a.id)).VpcId!;
     const names = new NetnsNames(installationTag(api.dataDir));
     // A process inside keeps the kernel from freeing the namespace once it is deleted, as a socket
-    // of it that is still closing does; its links would live on with it.
+    // of it still open anywhere does; its links would live on with it.
     const holder = spawn('ip', ['netns', 'exec', names.vpc(vpcId), 'sleep', '300'], { stdio: 'ignore' });
     try {
       await api.terminate(...launched.splice(0));
-      const end = Date.now() + 10_000;
-      while (api.networkNamespaces().length && Date.now() < end) await sleep(100);
-      assert.deepEqual(api.networkNamespaces(), []);
+      await namespacesGone();
       assert.notEqual(spawnSync('ip', ['link', 'show', 'dev', names.hostLink(vpcId)]).status, 0, 'the host link went with the namespace');
       const b = await launch([sshGroup]);
       await sshReady(b.publicIp!);

@@ -3,35 +3,40 @@
  * driver reports and takes idempotent steps until they agree. The store's state advances only when
  * the driver reports the target (pending → running once the driver says running, …).
  *
- * Operations leave a work item for every instance they put in transition, so a pass after a kick
- * reads only those. A slower full pass (also at start) looks at every instance: after a restart
- * the sim driver has nothing, and running instances are simply started again; instances the
- * driver has but the store does not are destroyed. A driver that notices a change by itself (an
- * instance powered off inside) asks for a full pass at once through `onChange`.
+ * It follows the store as a controller follows its API server: the store's watch on instances
+ * feeds a queue, so a pass after a kick reads only the instances written since the last one,
+ * however large the fleet and however many instances are still booting. An instance left waiting
+ * on the driver is looked at again when the driver says its transition is due (sim) or every
+ * `pollMs` (others), one waiting out its retention when that ends. A slower full pass (also at
+ * start) looks at every instance: it is the resync that covers anything the queue missed; after a
+ * restart the sim driver has nothing, and running instances are simply started again; instances
+ * the driver has but the store does not are destroyed. A driver that notices a change by itself
+ * (an instance powered off inside) asks for a full pass at once through `onChange`.
  */
+import TinyQueue from 'tinyqueue';
 import type { ControlPlane } from '../services/context.js';
 import {
-  INSTANCE_KIND, INSTANCE_SHUTDOWN, privateDnsName, reasonTime, saveInstance, TRANSITIONAL_STATES, WORK_KIND, type InstanceRecord, type WorkItem,
+  INSTANCE_KIND, INSTANCE_SHUTDOWN, privateDnsName, reasonTime, saveInstance, TRANSITIONAL_STATES, type InstanceRecord,
 } from '../services/ec2/instances/record.js';
 import { completeStart, completeStop, completeTerminate, forgetInstance } from '../services/ec2/instances/transitions.js';
-import type { Scope, Store } from '../store/store.js';
+import type { ResourceRef, Scope, Store } from '../store/store.js';
 import { mapBounded } from '../util/bounded.js';
 import type { Timer } from '../util/clock.js';
 import type { ActualState, ComputeDriver, InstanceSpec } from './driver.js';
 
 export interface ReconcilerOptions {
-  /** How often every instance is checked, not only those in transition. */
+  /** How often every instance is checked, not only those written or due. */
   fullPassMs?: number;
   /** How soon to look again at an instance in transition when the driver cannot say when it is due. */
   pollMs?: number;
 }
 
-/** Drivers that move on a clock (sim) can say when their next transition completes. */
+/** Drivers that move on a clock (sim) can say when an instance's transition completes. */
 interface TimedDriver extends ComputeDriver {
-  nextTransitionAt(): number | undefined;
+  transitionDueAt(instanceId: string): number | undefined;
 }
 
-const isTimed = (d: ComputeDriver): d is TimedDriver => typeof (d as Partial<TimedDriver>).nextTransitionAt === 'function';
+const isTimed = (d: ComputeDriver): d is TimedDriver => typeof (d as Partial<TimedDriver>).transitionDueAt === 'function';
 
 /** How many instances one pass inspects at once. */
 const INSPECT_CONCURRENCY = 32;
@@ -52,15 +57,15 @@ interface Decision {
 interface Item {
   scope: Scope;
   rec: InstanceRecord;
-  hasWork: boolean;
   /** What the driver said while the items were gathered, if it was asked then. */
   actual?: ActualState;
 }
 
-interface Gathered {
-  items: Item[];
-  /** Some instances still wait, unread, on a driver step in flight or a driver state unchanged. */
-  unreadWaiting: boolean;
+/** A time at which an instance is to be looked at again; stale once `due` holds another time for it. */
+interface Due {
+  at: number;
+  key: string;
+  ref: ResourceRef;
 }
 
 export class InstanceReconciler {
@@ -75,26 +80,24 @@ export class InstanceReconciler {
   /**
    * Instances with a driver step under way. A pass does not wait for steps (a boot or a graceful
    * stop takes a while, and instances launched meanwhile would queue behind it): it starts them
-   * and leaves the instance alone until the step is done, which kicks a new pass.
+   * and leaves the instance alone until the step is done, which queues it and kicks a new pass.
    */
   private readonly inFlight = new Map<string, Promise<void>>();
-  /**
-   * Terminated instances waiting out their retention, by workKey, with when they are due: a pass
-   * after a kick skips them until then instead of reading every one of them again (a fleet that
-   * churns holds many). Full passes still look at them.
-   */
-  private readonly parked = new Map<string, number>();
-  /** The earliest due time among the parked instances that the last pass skipped. */
-  private parkedNext?: number;
+  /** Instances to look at in the next pass, by workKey: written since the last one, or their step done. */
+  private readonly queue = new Map<string, ResourceRef>();
   /**
    * Instances a pass left waiting on the driver (pending while it starts them, …), by workKey,
-   * with the driver state it saw. While the store holds no newer write of the record (the store's
-   * watch forgets them) and the driver says the same, the decision would be the same: a pass
-   * skips them without reading, so a launch does not re-read every instance still booting.
+   * with the driver state it saw. Until the record is written again (the watch forgets them) or
+   * they are due, no pass reads them: a launch does not re-read every instance still booting.
    */
-  private readonly waitingOn = new Map<string, ActualState>();
-  /** Instances written since this pass began: what it read of them may be stale, so not remembered. */
-  private readonly writtenDuringPass = new Set<string>();
+  private readonly waitingOn = new Map<string, { ref: ResourceRef; actual: ActualState }>();
+  /** When each instance is due to be looked at again (driver transition, retention), by workKey. */
+  private readonly due = new Map<string, number>();
+  private dueOrder = new TinyQueue<Due>([], (a, b) => a.at - b.at);
+  /** When the waiting instances that no due time covers are inspected again (drivers without a clock). */
+  private pollAt?: number;
+  /** Instances this pass's own transaction writes: their follow-up is decided here, not queued by the watch. */
+  private readonly ownWrites = new Set<string>();
 
   constructor(
     private readonly plane: Omit<ControlPlane, 'kick'>,
@@ -105,8 +108,10 @@ export class InstanceReconciler {
     plane.store.watch(INSTANCE_KIND, (changed) => {
       for (const { scope, id } of changed) {
         const key = workKey(scope, id);
+        if (this.ownWrites.has(key)) continue;
+        this.queue.set(key, { scope, id });
         this.waitingOn.delete(key);
-        if (this.passing) this.writtenDuringPass.add(key);
+        this.due.delete(key);
       }
     });
     // An instance that changed by itself (poweroff inside) is looked at at once, by a full pass.
@@ -172,7 +177,12 @@ export class InstanceReconciler {
       return;
     }
     this.passing = this.pass()
-      .catch((err: unknown) => console.error('nimbus: instance reconciler pass failed:', err))
+      .catch((err: unknown) => {
+        console.error('nimbus: instance reconciler pass failed:', err);
+        // What it took from the queue may be lost: the next pass looks at everything.
+        this.lastFullPass = -Infinity;
+        return this.now() + this.pollMs;
+      })
       .then((next) => {
         this.passing = undefined;
         if (this.rerun) {
@@ -184,71 +194,79 @@ export class InstanceReconciler {
 
   /** One pass; returns when the next one is due. */
   private async pass(): Promise<number | undefined> {
-    this.writtenDuringPass.clear();
     const full = this.now() - this.lastFullPass >= this.fullPassMs;
     if (full) this.lastFullPass = this.now();
     // The reconciler's writes can be derived again from the driver after a loss: no fsync for them.
-    // Gathering only reads (but for a stale work item now and then, which a pass derives again).
     const relaxed = { relaxed: true };
-    const { items, unreadWaiting } = await this.plane.store.transaction(() => (full ? this.allItems() : this.workItems()), relaxed);
+    const items = await this.plane.store.transaction(() => (full ? this.allItems() : this.dueItems()), relaxed);
 
-    let next = Math.min(this.lastFullPass + this.fullPassMs, full ? Infinity : (this.parkedNext ?? Infinity));
-    let polling = unreadWaiting;
     const decided = await mapBounded(items, INSPECT_CONCURRENCY, async (item) => {
       if (this.inFlight.has(item.rec.InstanceId)) return { item, decision: wait };
       const actual = item.actual ?? (await this.driver.inspect(item.rec.InstanceId));
       const decision = decide(item.rec, actual, this.now(), this.plane.config.terminatedRetentionMs);
       if (decision.step) this.launch(decision.step, item);
-      this.remember(item, decision, actual);
+      else if (decision === wait) this.keepWaiting({ scope: item.scope, id: item.rec.InstanceId }, actual);
       return { item, decision };
     });
-    const advanced = decided.some(({ decision }) => decision.advance);
-    const writes = decided.some(({ item, decision }) => decision.advance || (!decision.waiting && item.hasWork));
-    const settle = async () => {
-      for (const { item, decision } of decided) {
-        let { waiting, dueAt } = decision;
-        if (decision.advance) ({ waiting, dueAt } = await this.advance(item, decision));
-        else if (!waiting && item.hasWork) await this.plane.store.remove(WORK_KIND, item.scope, item.rec.InstanceId);
-        if (dueAt !== undefined) next = Math.min(next, dueAt);
-        else if (waiting) polling = true;
-        this.park(item, decision);
+    const advanced = decided.filter(({ decision }) => decision.advance);
+    if (advanced.length > 0) {
+      for (const { item } of advanced) this.ownWrites.add(workKey(item.scope, item.rec.InstanceId));
+      try {
+        await this.plane.store.transaction(async () => {
+          for (const { item, decision } of advanced) {
+            const { waiting, dueAt } = await this.advance(item, decision);
+            // A new state that needs a driver step: the next pass, at once, decides it.
+            if (waiting && dueAt === undefined) this.enqueue(item);
+          }
+        }, relaxed);
+      } finally {
+        this.ownWrites.clear();
       }
-    };
-    // Most passes after a launch only start a driver step: no transaction for nothing to write.
-    await (writes ? this.plane.store.transaction(settle, relaxed) : settle());
+    }
+    for (const { item, decision } of decided) {
+      if (decision.dueAt !== undefined && !decision.advance) this.dueAgainAt({ scope: item.scope, id: item.rec.InstanceId }, decision.dueAt);
+    }
     // A state change releases or assigns addresses, which the network controller maps.
-    if (advanced) this.plane.committed?.();
+    if (advanced.length > 0) this.plane.committed?.();
     if (full) await this.destroyOrphans(items);
+    return this.nextWake();
+  }
 
-    const due = isTimed(this.driver) ? this.driver.nextTransitionAt() : undefined;
-    if (due !== undefined) next = Math.min(next, due);
-    else if (polling) next = Math.min(next, this.now() + this.pollMs);
-    return next;
+  /** When the next pass is due: at once for a queue left by this one, else the earliest due time. */
+  private nextWake(): number {
+    if (this.queue.size > 0) return this.now();
+    let top = this.dueOrder.peek();
+    while (top && this.due.get(top.key) !== top.at) {
+      this.dueOrder.pop();
+      top = this.dueOrder.peek();
+    }
+    return Math.min(this.lastFullPass + this.fullPassMs, top?.at ?? Infinity, this.pollAt ?? Infinity);
   }
 
   /** Applies a decision's record change if nobody changed the record since it was read. */
   private async advance(item: Item, decision: Decision): Promise<{ waiting: boolean; dueAt?: number }> {
     const { store } = this.plane;
     const current = await store.get<InstanceRecord>(INSTANCE_KIND, item.scope, item.rec.InstanceId);
-    // Changed meanwhile by an operation, which kicked us again: decide afresh next pass.
+    // Changed meanwhile by an operation, whose write queued it: decide afresh next pass.
     if (!current || current.state !== item.rec.state) return { waiting: false };
     const outcome = await decision.advance!(current, this.plane.clock.now(), store, item.scope);
     if (outcome === 'forget') {
       await forgetInstance(store, item.scope, current);
       return { waiting: false };
     }
-    // saveInstance keeps the work item while the new state still needs the reconciler.
     await saveInstance(store, item.scope, current);
     const more = TRANSITIONAL_STATES.has(current.state) || current.rebootRequested === true;
-    if (!more) await store.remove(WORK_KIND, item.scope, current.InstanceId);
     const dueAt = current.state === 'terminated' ? retentionDeadline(current, this.plane.config.terminatedRetentionMs) : undefined;
+    if (dueAt !== undefined) this.dueAgainAt({ scope: item.scope, id: current.InstanceId }, dueAt);
     return { waiting: more, dueAt };
   }
 
   private launch(step: DriverStep, item: Item): void {
     const id = item.rec.InstanceId;
+    this.waitingOn.delete(workKey(item.scope, id));
     this.inFlight.set(id, this.act(step, item).finally(() => {
       this.inFlight.delete(id);
+      this.enqueue(item);
       this.kick();
     }));
   }
@@ -269,61 +287,75 @@ export class InstanceReconciler {
     }
   }
 
-  /** Remembers an instance left waiting on the driver as it is; forgets any other. */
-  private remember(item: Item, decision: Decision, actual: ActualState): void {
-    const key = workKey(item.scope, item.rec.InstanceId);
-    if (decision === wait && !this.writtenDuringPass.has(key)) this.waitingOn.set(key, actual);
-    else this.waitingOn.delete(key);
+  private enqueue(item: Item): void {
+    this.queue.set(workKey(item.scope, item.rec.InstanceId), { scope: item.scope, id: item.rec.InstanceId });
   }
 
-  /** Parks an instance that has nothing to do but wait for its retention deadline; unparks others. */
-  private park(item: Item, decision: Decision): void {
-    const key = workKey(item.scope, item.rec.InstanceId);
-    if (item.rec.state === 'terminated' && !decision.step && !decision.advance && decision.dueAt !== undefined) {
-      this.parked.set(key, decision.dueAt);
-    } else this.parked.delete(key);
+  /**
+   * Leaves an instance waiting on the driver as it is, to be looked at again when its transition
+   * is due or at the next poll; unless it was written while this pass read it (it is queued then).
+   */
+  private keepWaiting(ref: ResourceRef, actual: ActualState): void {
+    const key = workKey(ref.scope, ref.id);
+    if (this.queue.has(key)) return;
+    this.waitingOn.set(key, { ref, actual });
+    const at = isTimed(this.driver) ? this.driver.transitionDueAt(ref.id) : undefined;
+    if (at !== undefined && at > this.now()) this.dueAgainAt(ref, at);
+    else this.pollAt ??= this.now() + this.pollMs;
   }
 
-  private async workItems(): Promise<Gathered> {
-    const { store } = this.plane;
-    const work = await store.listAll<WorkItem>(WORK_KIND);
-    const items: Item[] = [];
-    let unreadWaiting = false;
+  private dueAgainAt(ref: ResourceRef, at: number): void {
+    const key = workKey(ref.scope, ref.id);
+    if (this.queue.has(key)) return;
+    this.due.set(key, at);
+    this.dueOrder.push({ at, key, ref });
+  }
+
+  /** The instances a pass after a kick looks at: those queued, those due, and at a poll those waiting. */
+  private async dueItems(): Promise<Item[]> {
     const now = this.now();
-    this.parkedNext = undefined;
-    for (const w of work) {
-      const id = w.doc.InstanceId;
-      const key = workKey(w.scope, id);
-      const due = this.parked.get(key);
-      if (due !== undefined && due > now) {
-        this.parkedNext = Math.min(this.parkedNext ?? Infinity, due);
-        continue;
-      }
-      if (this.inFlight.has(id)) {
-        unreadWaiting = true;
-        continue;
-      }
-      const seen = this.waitingOn.get(key);
-      const actual = seen === undefined ? undefined : await this.driver.inspect(id);
-      if (seen !== undefined && actual === seen) {
-        unreadWaiting = true;
-        continue;
-      }
-      const rec = await store.get<InstanceRecord>(INSTANCE_KIND, w.scope, id);
-      if (rec) items.push({ scope: w.scope, rec, hasWork: true, actual });
-      else await store.remove(WORK_KIND, w.scope, id);
+    const refs = new Map(this.queue);
+    this.queue.clear();
+    for (let top = this.dueOrder.peek(); top && top.at <= now; top = this.dueOrder.peek()) {
+      this.dueOrder.pop();
+      if (this.due.get(top.key) !== top.at) continue;
+      this.due.delete(top.key);
+      refs.set(top.key, top.ref);
     }
-    return { items, unreadWaiting };
+    if (this.pollAt !== undefined && now >= this.pollAt) {
+      this.pollAt = undefined;
+      for (const [key, { ref }] of this.waitingOn) refs.set(key, ref);
+    }
+    const { store } = this.plane;
+    const items: Item[] = [];
+    for (const [key, ref] of refs) {
+      // Its step's end queues it again.
+      if (this.inFlight.has(ref.id)) continue;
+      const seen = this.waitingOn.get(key);
+      let actual: ActualState | undefined;
+      if (seen !== undefined) {
+        this.waitingOn.delete(key);
+        actual = await this.driver.inspect(ref.id);
+        // The driver still says what it said, and the record was not written since: same decision.
+        if (actual === seen.actual) {
+          this.keepWaiting(ref, actual);
+          continue;
+        }
+      }
+      const rec = await store.get<InstanceRecord>(INSTANCE_KIND, ref.scope, ref.id);
+      if (rec) items.push({ scope: ref.scope, rec, actual });
+    }
+    return items;
   }
 
-  private async allItems(): Promise<Gathered> {
-    const { store } = this.plane;
-    const work = new Set((await store.listAll<WorkItem>(WORK_KIND)).map((w) => workKey(w.scope, w.doc.InstanceId)));
-    this.parked.clear(); // re-parked from this pass's decisions
-    const items = (await store.listAll<InstanceRecord>(INSTANCE_KIND)).map(({ scope, doc }) => ({
-      scope, rec: doc, hasWork: work.has(workKey(scope, doc.InstanceId)),
-    }));
-    return { items, unreadWaiting: false };
+  /** Every instance: what the queue and the due times knew is rebuilt from this pass's decisions. */
+  private async allItems(): Promise<Item[]> {
+    this.queue.clear();
+    this.waitingOn.clear();
+    this.due.clear();
+    this.dueOrder = new TinyQueue<Due>([], (a, b) => a.at - b.at);
+    this.pollAt = undefined;
+    return (await this.plane.store.listAll<InstanceRecord>(INSTANCE_KIND)).map(({ scope, doc }) => ({ scope, rec: doc }));
   }
 
   /** What the driver runs that the store does not know (any more) is removed. */

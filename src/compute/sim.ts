@@ -31,8 +31,6 @@ export interface SimTimings {
 export class SimDriver implements ComputeDriver {
   readonly name = 'sim' as const;
   private readonly instances = new Map<string, SimInstance>();
-  /** Those with a transition under way (a superset: settled ones leave it lazily), so a reconciler's wake-up time is not a walk over the fleet. */
-  private readonly transitioning = new Set<string>();
 
   constructor(
     private readonly clock: Clock,
@@ -60,7 +58,6 @@ export class SimDriver implements ComputeDriver {
     const next: SimInstance = inst ?? { state: 'starting', doneAt: 0, console: [] };
     next.state = 'starting';
     next.doneAt = now.getTime() + this.timings.pendingMs;
-    this.transitioning.add(spec.instanceId);
     next.console.push(line(stamp(now), spec.hostname, ' (', spec.instanceId, ') booting: ', spec.instanceType, ', ', spec.vcpus, ' vCPU, ',
       spec.memoryMiB, ' MiB (sim driver: no process runs)'));
     if (spec.userData) next.console.push(line(stamp(now), 'user data: ', spec.userData.length, ' bytes'));
@@ -78,7 +75,6 @@ export class SimDriver implements ComputeDriver {
     }
     inst.state = 'stopping';
     inst.doneAt = now + (opts.force ? 0 : this.timings.stoppingMs);
-    this.transitioning.add(id);
     inst.console.push(line(stamp(this.clock.now()), id, opts.force ? ' forced off' : ' shutting down'));
   }
 
@@ -92,7 +88,6 @@ export class SimDriver implements ComputeDriver {
     if (!inst || inst.state === 'destroying') return;
     inst.state = 'destroying';
     inst.doneAt = this.clock.now().getTime() + this.timings.shuttingDownMs;
-    this.transitioning.add(id);
   }
 
   async inspect(id: string): Promise<ActualState> {
@@ -108,16 +103,10 @@ export class SimDriver implements ComputeDriver {
     return inst ? `${inst.console.join('\n')}\n` : '';
   }
 
-  /** When the next transition completes, so a reconciler can wake up just then. */
-  nextTransitionAt(): number | undefined {
-    let next: number | undefined;
-    for (const id of this.transitioning) {
-      const inst = this.instances.get(id);
-      if (inst && (inst.state === 'starting' || inst.state === 'stopping' || inst.state === 'destroying')) {
-        next = next === undefined ? inst.doneAt : Math.min(next, inst.doneAt);
-      } else this.transitioning.delete(id);
-    }
-    return next;
+  /** When the instance's transition under way completes, so a reconciler can look at it just then. */
+  transitionDueAt(id: string): number | undefined {
+    const inst = this.settle(id);
+    return inst && (inst.state === 'starting' || inst.state === 'stopping' || inst.state === 'destroying') ? inst.doneAt : undefined;
   }
 
   async close(): Promise<void> {}

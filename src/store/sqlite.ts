@@ -111,6 +111,8 @@ function migrate(db: Database.Database): void {
     }
     if (tableSql(db, 'resource_counts') === undefined) db.exec(COUNTS);
     db.exec(COUNTING_TRIGGERS);
+    // The reconciler's old work queue, kept here once: it now follows the store's watch instead.
+    db.exec(`DELETE FROM resources WHERE kind = 'instance-work'`);
   })();
 }
 

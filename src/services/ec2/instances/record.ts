@@ -8,7 +8,6 @@ import type { Scope } from '../../../store/store.js';
 
 export const INSTANCE_KIND = 'instance';
 /** Instances that the reconciler still has to act on: one doc per instance in transition. */
-export const WORK_KIND = 'instance-work';
 
 export const STATE_CODES: Readonly<Record<InstanceStateName, number>> = {
   pending: 0,
@@ -127,20 +126,13 @@ export const TRANSITIONAL_STATES: ReadonlySet<InstanceStateName> = new Set<Insta
   'pending', 'stopping', 'shutting-down', 'terminated',
 ]);
 
-export interface WorkItem {
-  InstanceId: string;
-}
-
 export interface StoreLike {
   put<T>(kind: string, scope: Scope, id: string, doc: T): Promise<void>;
 }
 
-/** Stores the instance and, when the reconciler has something to do for it, its work item. */
+/** Stores the instance; the reconciler learns of the write through the store's watch. */
 export async function saveInstance(store: StoreLike, scope: Scope, rec: InstanceRecord): Promise<void> {
   await store.put(INSTANCE_KIND, scope, rec.InstanceId, rec);
-  if (TRANSITIONAL_STATES.has(rec.state) || rec.rebootRequested) {
-    await store.put<WorkItem>(WORK_KIND, scope, rec.InstanceId, { InstanceId: rec.InstanceId });
-  }
 }
 
 /**

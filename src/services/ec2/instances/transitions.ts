@@ -6,7 +6,7 @@ import type { Store } from '../../../store/store.js';
 import type { Scope } from '../../../store/store.js';
 import { releaseInstanceVolumes } from '../volumes/record.js';
 import { releaseInterfaces, releasePublicAddresses } from '../network-interfaces/lifecycle.js';
-import { INSTANCE_KIND, WORK_KIND, type InstanceRecord } from './record.js';
+import { INSTANCE_KIND, type InstanceRecord } from './record.js';
 
 /** pending → running. */
 export function completeStart(rec: InstanceRecord, now: Date): void {
@@ -41,7 +41,6 @@ export async function completeTerminate(store: Store, scope: Scope, rec: Instanc
 /** A terminated instance past its retention: gone, with its tags and those of its volumes. */
 export async function forgetInstance(store: Store, scope: Scope, rec: InstanceRecord): Promise<void> {
   await store.remove(INSTANCE_KIND, scope, rec.InstanceId);
-  await store.remove(WORK_KIND, scope, rec.InstanceId);
   await store.deleteAllTags(scope, rec.InstanceId);
   for (const d of rec.BlockDeviceMappings) if (d.DeleteOnTermination) await store.deleteAllTags(scope, d.VolumeId);
 }

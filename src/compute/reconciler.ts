@@ -68,6 +68,9 @@ interface Due {
   ref: ResourceRef;
 }
 
+const newDueOrder = () => new TinyQueue<Due>([], (a, b) => a.at - b.at);
+const refOf = (item: Item): ResourceRef => ({ scope: item.scope, id: item.rec.InstanceId });
+
 export class InstanceReconciler {
   private timer?: Timer;
   private timerAt?: number;
@@ -93,7 +96,7 @@ export class InstanceReconciler {
   private readonly waitingOn = new Map<string, { ref: ResourceRef; actual: ActualState }>();
   /** When each instance is due to be looked at again (driver transition, retention), by workKey. */
   private readonly due = new Map<string, number>();
-  private dueOrder = new TinyQueue<Due>([], (a, b) => a.at - b.at);
+  private dueOrder = newDueOrder();
   /** When the waiting instances that no due time covers are inspected again (drivers without a clock). */
   private pollAt?: number;
   /** Instances this pass's own transaction writes: their follow-up is decided here, not queued by the watch. */
@@ -205,7 +208,7 @@ export class InstanceReconciler {
       const actual = item.actual ?? (await this.driver.inspect(item.rec.InstanceId));
       const decision = decide(item.rec, actual, this.now(), this.plane.config.terminatedRetentionMs);
       if (decision.step) this.launch(decision.step, item);
-      else if (decision === wait) this.keepWaiting({ scope: item.scope, id: item.rec.InstanceId }, actual);
+      else if (decision === wait) this.keepWaiting(refOf(item), actual);
       return { item, decision };
     });
     const advanced = decided.filter(({ decision }) => decision.advance);
@@ -224,7 +227,7 @@ export class InstanceReconciler {
       }
     }
     for (const { item, decision } of decided) {
-      if (decision.dueAt !== undefined && !decision.advance) this.dueAgainAt({ scope: item.scope, id: item.rec.InstanceId }, decision.dueAt);
+      if (decision.dueAt !== undefined && !decision.advance) this.dueAgainAt(refOf(item), decision.dueAt);
     }
     // A state change releases or assigns addresses, which the network controller maps.
     if (advanced.length > 0) this.plane.committed?.();
@@ -235,12 +238,17 @@ export class InstanceReconciler {
   /** When the next pass is due: at once for a queue left by this one, else the earliest due time. */
   private nextWake(): number {
     if (this.queue.size > 0) return this.now();
+    return Math.min(this.lastFullPass + this.fullPassMs, this.nextDue()?.at ?? Infinity, this.pollAt ?? Infinity);
+  }
+
+  /** The earliest due time still current; stale ones (the instance written or rescheduled since) are dropped. */
+  private nextDue(): Due | undefined {
     let top = this.dueOrder.peek();
     while (top && this.due.get(top.key) !== top.at) {
       this.dueOrder.pop();
       top = this.dueOrder.peek();
     }
-    return Math.min(this.lastFullPass + this.fullPassMs, top?.at ?? Infinity, this.pollAt ?? Infinity);
+    return top;
   }
 
   /** Applies a decision's record change if nobody changed the record since it was read. */
@@ -257,7 +265,7 @@ export class InstanceReconciler {
     await saveInstance(store, item.scope, current);
     const more = TRANSITIONAL_STATES.has(current.state) || current.rebootRequested === true;
     const dueAt = current.state === 'terminated' ? retentionDeadline(current, this.plane.config.terminatedRetentionMs) : undefined;
-    if (dueAt !== undefined) this.dueAgainAt({ scope: item.scope, id: current.InstanceId }, dueAt);
+    if (dueAt !== undefined) this.dueAgainAt(refOf(item), dueAt);
     return { waiting: more, dueAt };
   }
 
@@ -288,7 +296,7 @@ export class InstanceReconciler {
   }
 
   private enqueue(item: Item): void {
-    this.queue.set(workKey(item.scope, item.rec.InstanceId), { scope: item.scope, id: item.rec.InstanceId });
+    this.queue.set(workKey(item.scope, item.rec.InstanceId), refOf(item));
   }
 
   /**
@@ -316,9 +324,8 @@ export class InstanceReconciler {
     const now = this.now();
     const refs = new Map(this.queue);
     this.queue.clear();
-    for (let top = this.dueOrder.peek(); top && top.at <= now; top = this.dueOrder.peek()) {
+    for (let top = this.nextDue(); top && top.at <= now; top = this.nextDue()) {
       this.dueOrder.pop();
-      if (this.due.get(top.key) !== top.at) continue;
       this.due.delete(top.key);
       refs.set(top.key, top.ref);
     }
@@ -353,7 +360,7 @@ export class InstanceReconciler {
     this.queue.clear();
     this.waitingOn.clear();
     this.due.clear();
-    this.dueOrder = new TinyQueue<Due>([], (a, b) => a.at - b.at);
+    this.dueOrder = newDueOrder();
     this.pollAt = undefined;
     return (await this.plane.store.listAll<InstanceRecord>(INSTANCE_KIND)).map(({ scope, doc }) => ({ scope, rec: doc }));
   }

@@ -7,7 +7,6 @@ import type { InstanceStateName } from '@aws-sdk/client-ec2';
 import type { Scope } from '../../../store/store.js';
 
 export const INSTANCE_KIND = 'instance';
-/** Instances that the reconciler still has to act on: one doc per instance in transition. */
 
 export const STATE_CODES: Readonly<Record<InstanceStateName, number>> = {
   pending: 0,

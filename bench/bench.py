@@ -354,15 +354,19 @@ class Workload:
             self.wait_released(wave)
 
     def wait_released(self, wave):
-        """Waits until the wave's first and last instances are terminated (the reconciler takes a
-        wave in one pass), so that their addresses are free again."""
+        """Waits until the wave's instances are terminated, so that their addresses are free again."""
+        self.wait_state(wave, 'terminated')
+
+    def wait_state(self, wave, state):
+        """Waits until the wave's first and last instances are in `state` (the reconciler takes a
+        wave in one pass)."""
         deadline = time.time() + 300
         while time.time() < deadline:
             res = self.ec2.describe_instances(InstanceIds=[wave[0], wave[-1]])['Reservations']
-            if all(i['State']['Name'] == 'terminated' for r in res for i in r['Instances']):
+            if all(i['State']['Name'] == state for r in res for i in r['Instances']):
                 return
             time.sleep(0.2)
-        raise RuntimeError(f'{self.server.name}: terminations did not complete')
+        raise RuntimeError(f'{self.server.name}: the wave did not reach {state}')
 
     def describe_all(self, filters=None):
         pages = self.ec2.get_paginator('describe_instances')
@@ -468,6 +472,11 @@ class Workload:
             self.grow_past_addresses(big)
             for k, v in self.lookups(big).items():
                 r[f'{k}_{big}'] = v
+            # Launches into the big fleet, once its last wave has settled (running): the write
+            # path's growth, against raw_run_median taken while the fleet grew to `small`.
+            self.wait_state(self.ids[-1000:], 'running')
+            r[f'raw_run_median_{big}'], _ = raw_latency(self.server, raw, self.prof['run_calls'], collect)
+            r[f'raw_run_median_{small}'] = r['raw_run_median']
         return r
 
 
@@ -532,6 +541,10 @@ def table(nimbus, moto, prof):
             if a is None or b is None:
                 continue
             growth.append(dict(label=f'by {kind}, {label}', a=a, b=b, growth=b / a, gated=src == 'raw'))
+    a, b = nimbus.get(f'raw_run_median_{small}'), nimbus.get(f'raw_run_median_{large}')
+    if a is not None and b is not None:
+        growth.append(dict(label=f"RunInstances x1, server (raw signed request), median of {prof['run_calls']}",
+                           a=a, b=b, growth=b / a, gated=True))
     return rows, growth
 
 
@@ -572,9 +585,11 @@ def render(rows, growth, prof, meta):
                   '| --- | ---: | ---: | ---: |']
         for r in capped:
             lines.append(f"| {r['label']} | {r['client_ms']:.1f} | {r['ceiling']:.1f}x | {r['server']['ratio']:.1f}x |")
-    lines += ['', f'Growth of Nimbus\'s lookups from N={small:,} to N={large:,} (target: within 2x). By tag: a tag '
-              'that one instance carries, so the answer has the same size at every N.', '',
-              f'| lookup | ms at N={small:,} | ms at N={large:,} | growth | met |', '| --- | ---: | ---: | ---: | :---: |']
+    lines += ['', f'Growth of Nimbus\'s lookups from N={small:,} to N={large:,} (target: within 2x), and of its '
+              'launches, held to the same line. By tag: a tag that one instance carries, so the answer has the same '
+              f'size at every N. Launches: the timed series above that brings the fleet to N={small:,}, against '
+              f'the same series into the fleet of N={large:,} once it has settled.', '',
+              f'| measure | ms at N={small:,} | ms at N={large:,} | growth | met |', '| --- | ---: | ---: | ---: | :---: |']
     for g in growth:
         lines.append(f"| {g['label']} | {g['a']:.2f} | {g['b']:.2f} | {g['growth']:.2f}x | {'yes' if g['growth'] <= 2 else 'NO'} |")
     if large > 25_000:

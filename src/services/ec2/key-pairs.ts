@@ -22,6 +22,7 @@ import { addTags, tagSets, tagsFromSpecifications } from './common/tagging.js';
 import { createdKeyFingerprint, importedKeyFingerprint } from './key-pairs/fingerprint.js';
 import { generatePrivateKey, privateKeyMaterial, type KeyFormat } from './key-pairs/material.js';
 import { parsePublicKeyMaterial } from './key-pairs/public-key-material.js';
+import { storedTime } from '../../util/stored-time.js';
 
 /** A key pair as stored (the private key is never stored). */
 export interface KeyPairRecord {
@@ -166,7 +167,7 @@ export const handlers: Record<string, Handler> = {
           KeyType: k.KeyType,
           Tags: tags.get(k.KeyPairId) ?? [],
           PublicKey: input.IncludePublicKey ? k.PublicKey : undefined,
-          CreateTime: new Date(k.CreateTime),
+          CreateTime: storedTime(k.CreateTime),
           KeyName: k.KeyName,
           KeyFingerprint: k.KeyFingerprint,
         }),

@@ -13,6 +13,7 @@ import { loadInstance } from './lookup.js';
 import { ENI_KIND, groupIdentifiers, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { saveInstance, type InstanceRecord, type StoredMetadataOptions } from './record.js';
 import { checkUserDataSize, decodeUserData } from './user-data.js';
+import { storedTime } from '../../../util/stored-time.js';
 
 type AttributeName =
   | 'instanceType' | 'kernel' | 'ramdisk' | 'userData' | 'disableApiTermination' | 'disableApiStop'
@@ -32,7 +33,7 @@ const READERS: Record<AttributeName, (r: InstanceRecord, eni: NetworkInterfaceRe
   blockDeviceMapping: (r) => ({
     BlockDeviceMappings: r.BlockDeviceMappings.map((d) => ({
       DeviceName: d.DeviceName,
-      Ebs: { VolumeId: d.VolumeId, Status: 'attached', AttachTime: new Date(d.AttachTime), DeleteOnTermination: d.DeleteOnTermination },
+      Ebs: { VolumeId: d.VolumeId, Status: 'attached', AttachTime: storedTime(d.AttachTime), DeleteOnTermination: d.DeleteOnTermination },
     })),
   }),
   productCodes: () => ({ ProductCodes: [] }),

@@ -5,6 +5,7 @@ import {
   groupIdentifiers, presentInstanceInterface, primaryAddress, type NetworkInterfaceRecord,
 } from '../network-interfaces/record.js';
 import { ipDnsName, privateDnsName, STATE_CODES, type InstanceRecord } from './record.js';
+import { storedTime } from '../../../util/stored-time.js';
 
 export function stateOf(rec: InstanceRecord): InstanceState {
   return { Code: STATE_CODES[rec.state], Name: rec.state };
@@ -32,7 +33,7 @@ export function presentInstance(
     AmiLaunchIndex: rec.AmiLaunchIndex,
     ProductCodes: [],
     InstanceType: rec.InstanceType as Instance['InstanceType'],
-    LaunchTime: new Date(rec.LaunchTime),
+    LaunchTime: storedTime(rec.LaunchTime),
     Placement: {
       AvailabilityZone: rec.AvailabilityZone,
       GroupName: rec.PlacementGroupName ?? '',
@@ -49,7 +50,7 @@ export function presentInstance(
       ? []
       : rec.BlockDeviceMappings.map((b) => ({
           DeviceName: b.DeviceName,
-          Ebs: { VolumeId: b.VolumeId, Status: 'attached', AttachTime: new Date(b.AttachTime), DeleteOnTermination: b.DeleteOnTermination },
+          Ebs: { VolumeId: b.VolumeId, Status: 'attached', AttachTime: storedTime(b.AttachTime), DeleteOnTermination: b.DeleteOnTermination },
         })),
     VirtualizationType: rec.VirtualizationType as Instance['VirtualizationType'],
     ClientToken: rec.ClientToken ?? '',
@@ -69,7 +70,7 @@ export function presentInstance(
     CurrentInstanceBootMode: currentBootMode(rec),
     PlatformDetails: rec.PlatformDetails,
     UsageOperation: rec.UsageOperation,
-    UsageOperationUpdateTime: new Date(rec.LaunchTime),
+    UsageOperationUpdateTime: storedTime(rec.LaunchTime),
     PrivateDnsNameOptions: { HostnameType: rec.HostnameType, EnableResourceNameDnsARecord: false, EnableResourceNameDnsAAAARecord: false },
     MaintenanceOptions: { AutoRecovery: 'default' },
     StateReason: rec.StateReason,

@@ -5,6 +5,7 @@
  */
 import type { GroupIdentifier, InstanceNetworkInterface, NetworkInterface } from '@aws-sdk/client-ec2';
 import type { Tag } from '../../../store/store.js';
+import { storedTime } from '../../../util/stored-time.js';
 
 export const ENI_KIND = 'network-interface';
 
@@ -101,7 +102,7 @@ export function presentInstanceInterface(eni: NetworkInterfaceRecord, dnsName: (
   return {
     ...presentCommon(eni, dnsName),
     Attachment: {
-      AttachTime: new Date(att.AttachTime),
+      AttachTime: storedTime(att.AttachTime),
       AttachmentId: att.AttachmentId,
       DeleteOnTermination: att.DeleteOnTermination,
       DeviceIndex: att.DeviceIndex,
@@ -119,7 +120,7 @@ export function presentNetworkInterface(eni: NetworkInterfaceRecord, tags: reado
     ...presentCommon(eni, dnsName),
     Attachment: att
       ? {
-          AttachTime: new Date(att.AttachTime),
+          AttachTime: storedTime(att.AttachTime),
           AttachmentId: att.AttachmentId,
           DeleteOnTermination: att.DeleteOnTermination,
           DeviceIndex: att.DeviceIndex,

@@ -17,6 +17,7 @@ import { defaultKmsKey } from '../volumes/volumes.js';
 import {
   findSnapshot, imagesUsing, loadOwnSnapshots, restorableBy, SNAPSHOT_KIND, snapshotProgress, visibleSnapshots, type SnapshotRecord,
 } from './record.js';
+import { storedTime } from '../../../util/stored-time.js';
 
 export async function createSnapshot(input: CreateSnapshotRequest, ctx: RequestContext): Promise<Snapshot> {
   const tags = tagsFromSpecifications(input.TagSpecifications, ['snapshot'], 'snapshot');
@@ -55,7 +56,7 @@ export function presentSnapshot(ctx: RequestContext, s: SnapshotRecord, tags: re
     SnapshotId: s.SnapshotId,
     VolumeId: s.VolumeId,
     ...snapshotProgress(s, ctx.now()),
-    StartTime: new Date(s.StartTime),
+    StartTime: storedTime(s.StartTime),
     OwnerId: s.OwnerId,
     Description: s.Description,
     VolumeSize: s.VolumeSize,

@@ -9,6 +9,7 @@ import { incorrectInstanceState } from '../common/errors.js';
 import { loadInstance } from '../instances/lookup.js';
 import { saveInstance } from '../instances/record.js';
 import { ATTACHING_MS, attachmentsOf, DETACHING_MS, loadVolume, saveVolume, volumeState, type VolumeRecord } from './record.js';
+import { storedTime } from '../../../util/stored-time.js';
 
 /** Linux device names EC2 accepts: /dev/sd[a-z], /dev/xvd[a-z] (one or two letters, an optional partition), and Windows' xvd[a-z]. */
 const DEVICE_RE = /^(\/dev\/(sd|xvd)[a-z]{1,2}\d{0,2}|xvd[a-z]{1,2})$/;
@@ -75,7 +76,7 @@ export async function detachVolume(input: DetachVolumeRequest, ctx: RequestConte
   await saveVolume(ctx.store, ctx.scope, vol);
   await saveInstance(ctx.store, ctx.scope, inst);
   return {
-    AttachTime: new Date(attachment.AttachTime), Device: attachment.Device, InstanceId: inst.InstanceId, State: 'detaching', VolumeId: vol.VolumeId,
+    AttachTime: storedTime(attachment.AttachTime), Device: attachment.Device, InstanceId: inst.InstanceId, State: 'detaching', VolumeId: vol.VolumeId,
     DeleteOnTermination: false,
   };
 }

@@ -11,6 +11,7 @@ import { applyFilters, type FilterFields } from '../common/filters.js';
 import { paginate } from '../common/pagination.js';
 import { loadVolume, loadVolumes, modificationProgress, saveVolume, settle, VOLUME_KIND, volumeState, type VolumeRecord } from './record.js';
 import { resolveSpec, typeRules } from './types.js';
+import { storedTime } from '../../../util/stored-time.js';
 
 export async function modifyVolume(input: ModifyVolumeRequest, ctx: RequestContext): Promise<ModifyVolumeResult> {
   const vol = await loadVolume(ctx, input.VolumeId!);
@@ -56,7 +57,7 @@ function presentModification(vol: VolumeRecord, now: Date): VolumeModification {
   return {
     VolumeId: vol.VolumeId,
     ModificationState: p.state,
-    StartTime: new Date(m.StartTime),
+    StartTime: storedTime(m.StartTime),
     EndTime: p.endTime,
     Progress: p.progress,
     OriginalSize: m.OriginalSize,

@@ -18,6 +18,7 @@ import {
 } from './record.js';
 import { resolveSpec } from './types.js';
 import { defaultKey, ebsDefaults } from './encryption-defaults.js';
+import { storedTime } from '../../../util/stored-time.js';
 
 const DEFAULT_TYPE = 'gp2';
 
@@ -78,9 +79,9 @@ export function presentVolume(ctx: RequestContext, vol: VolumeRecord, tags: read
     SnapshotId: vol.SnapshotId ?? '',
     AvailabilityZone: vol.AvailabilityZone,
     State: volumeState(vol, now),
-    CreateTime: new Date(vol.CreateTime),
+    CreateTime: storedTime(vol.CreateTime),
     Attachments: attachmentsOf(vol, now).map((a) => ({
-      AttachTime: new Date(a.AttachTime),
+      AttachTime: storedTime(a.AttachTime),
       Device: a.Device,
       InstanceId: a.InstanceId,
       State: a.State,

@@ -29,29 +29,44 @@ export type XmlFlavour = 'ec2' | 'query';
  */
 export class XmlSink {
   /**
-   * The pieces not yet encoded. Writers push an element's tags and text as three pieces, not one
-   * concatenation: a concatenated piece is a rope of three strings that the join must walk and the
-   * collector must free.
+   * The pieces not yet encoded: the first `count` of them. Writers add an element's tags and text
+   * as three pieces, not one concatenation: a concatenated piece is a rope of three strings that
+   * the join must walk and the collector must free. The array is written by index and kept from
+   * one chunk to the next: a fresh one per chunk grew its backing store anew each time, a third of
+   * all that a large answer allocated.
    */
-  pieces: string[] = [];
+  private readonly pieces: string[] = [];
+  private count = 0;
   private readonly chunks: Buffer[] = [];
   private size = 0;
 
   push(piece: string): void {
-    this.pieces.push(piece);
+    this.pieces[this.count++] = piece;
+  }
+
+  /** An element: its opening tag, its text and its closing tag. */
+  element(open: string, text: string, close: string): void {
+    const p = this.pieces;
+    const n = this.count;
+    p[n] = open;
+    p[n + 1] = text;
+    p[n + 2] = close;
+    this.count = n + 3;
   }
 
   /** Encodes what was written so far into one buffer once it is many pieces. */
   settle(): void {
-    if (this.pieces.length >= 8192) this.flush();
+    if (this.count >= 8192) this.flush();
   }
 
   private flush(): void {
-    if (this.pieces.length === 0) return;
+    if (this.count === 0) return;
+    // Cutting the array by the few pieces the last chunk had beyond this one keeps its store.
+    if (this.pieces.length !== this.count) this.pieces.length = this.count;
     const chunk = Buffer.from(this.pieces.join(''), 'utf8');
     this.chunks.push(chunk);
     this.size += chunk.length;
-    this.pieces = [];
+    this.count = 0;
   }
 
   /** The document as UTF-8 buffers, in order, and their total length. */
@@ -112,7 +127,7 @@ export class XmlOutputSerializer {
           const text = scalarText(item);
           return (v, out) => {
             for (const x of v as unknown[]) {
-              out.pieces.push(open, text(x), close);
+              out.element(open, text(x), close);
               out.settle();
             }
           };
@@ -152,9 +167,9 @@ export class XmlOutputSerializer {
   }
 
   /**
-   * `function (v, o) { x = v["Id"]; if (x != null) o.pieces.push('<id>', t[0](x), '</id>');
+   * `function (v, o) { x = v["Id"]; if (x != null) o.element('<id>', t[0](x), '</id>');
    *   x = v["State"]; if (x != null) { o.push('<state>'); w[1](x, o); o.push('</state>'); } … }`:
-   * a scalar member is one push of its three pieces.
+   * a scalar member is one call with its three pieces.
    */
   private compileStructure(shape: Shape): Writer {
     const writers: Writer[] = [];
@@ -166,7 +181,7 @@ export class XmlOutputSerializer {
       const close = JSON.stringify(`</${member.locationName ?? name}>`);
       let body: string;
       if (isScalar(member)) {
-        body = `o.pieces.push(${open}, t[${texts.push(scalarText(member)) - 1}](x), ${close});`;
+        body = `o.element(${open}, t[${texts.push(scalarText(member)) - 1}](x), ${close});`;
       } else {
         const i = writers.push(this.writer(member)) - 1;
         // A flattened list has no wrapper: its items stand directly in the structure.

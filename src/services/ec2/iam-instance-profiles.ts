@@ -12,6 +12,7 @@ import type {
 } from '@aws-sdk/client-ec2';
 import { ApiError, invalidParameterValue, missingParameter } from '../../protocol/errors.js';
 import { isWellFormedId, newId } from '../../util/ids.js';
+import { storedTime } from '../../util/stored-time.js';
 import type { Handler, RequestContext } from '../context.js';
 import { getInstanceProfile, getInstanceProfileByArn } from '../iam/records.js';
 import { applyFilters, type FilterFields } from './common/filters.js';
@@ -80,7 +81,7 @@ const present = (a: AssociationRecord, State: IamInstanceProfileAssociationState
   InstanceId: a.InstanceId,
   IamInstanceProfile: a.IamInstanceProfile,
   State,
-  Timestamp: new Date(a.Timestamp),
+  Timestamp: storedTime(a.Timestamp),
 });
 
 const associate: Handler = async (input: AssociateIamInstanceProfileRequest, ctx): Promise<AssociateIamInstanceProfileResult> => {

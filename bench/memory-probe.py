@@ -104,7 +104,9 @@ class ProbedWorkload(bench.Workload):
             self.mark(f'launched to {n}')
             self.measure_at(n)
         bench.wrk_rps(self.server, {'Action': 'DescribeInstances', 'InstanceId.1': self.probe}, self.prof['wrk_seconds'], self.prof['wrk_warmup'])
-        self.mark('wrk by id (bench figure)')
+        self.mark('wrk by id')
+        time.sleep(bench.REST_S)
+        self.mark(f'at rest, {bench.REST_S} s on (bench figure)')
         return self.results
 
 

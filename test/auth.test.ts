@@ -45,6 +45,37 @@ describe('SigV4 authentication', () => {
     assertError(r, 'SignatureDoesNotMatch', 403);
   });
 
+  it('agrees with the official signers on the canonical request: encoded and ordered query, folded header spaces', async () => {
+    // Names that sort differently as text than as numbers, and a value with every character
+    // SigV4 encodes differently from encodeURIComponent, a multi-byte letter and reserved ones.
+    const odd = "a b*~'()!ü&=+/";
+    const query = {
+      ...DESCRIBE_REGIONS,
+      'RegionName.1': 'us-east-1',
+      'RegionName.10': 'eu-west-1',
+      'RegionName.2': 'us-west-2',
+      'Filter.1.Name': 'region-name',
+      'Filter.1.Value.1': odd,
+    };
+    const presigned = await parse(await fetch(await presignGet(nimbus.url, query, 60)));
+    assert.equal(presigned.status, 200, presigned.body);
+
+    const spaced = await signPost(nimbus.url, queryBody('DescribeRegions'), { headers: { 'x-nimbus-trace': 'one   two \t three' } });
+    assert.equal((await send(nimbus.url, spaced)).status, 200);
+
+    // botocore signs its own presigned URL (its encoder, its ordering). It signs the operation's
+    // own method, POST for EC2, so the URL is sent with POST and an empty body.
+    const url = nimbus.boto3(`
+result = ec2.generate_presigned_url('describe_regions', ExpiresIn=60, Params={
+  'RegionNames': ['us-east-1', 'eu-west-1'],
+  'Filters': [{'Name': 'region-name', 'Values': [${JSON.stringify(odd)}, 'us-east-1']}]})
+`) as string;
+    const r = await parse(await fetch(url, { method: 'POST' }));
+    assert.equal(r.status, 200, r.body);
+    assert.match(r.body, /<regionName>us-east-1<\/regionName>/);
+    assert.doesNotMatch(r.body, /eu-west-1/);
+  });
+
   it('accepts a request signed a few minutes ago, refuses one signed 20 minutes ago (RequestExpired)', async () => {
     const recent = await signedCall(nimbus.url, queryBody('DescribeRegions'), { signingDate: minutesAgo(4) });
     assert.equal(recent.status, 200, recent.body);

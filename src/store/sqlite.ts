@@ -100,6 +100,9 @@ function migrate(db: Database.Database): void {
     db.exec(`UPDATE resources SET ${COUNTED_FIELD} = json_extract(doc, '$.${COUNTED_FIELD}')`);
   }
   db.exec(`DROP INDEX IF EXISTS resources_by_${COUNTED_FIELD}`);
+  // IMMEDIATE: the write lock from the start. A deferred transaction reads first, and when a running
+  // server commits meanwhile its first write fails at once with SQLITE_BUSY (busy_timeout does not
+  // apply to a read turning into a write): `nimbus admin backup` failed so beside a busy server.
   db.transaction(() => {
     if (/WITHOUT ROWID/i.test(tableSql(db, 'resources')!)) {
       // The table's old layout (see RESOURCES): copied into the new one; its triggers go with it.
@@ -113,7 +116,7 @@ function migrate(db: Database.Database): void {
     db.exec(COUNTING_TRIGGERS);
     // The reconciler's old work queue, kept here once: it now follows the store's watch instead.
     db.exec(`DELETE FROM resources WHERE kind = 'instance-work'`);
-  })();
+  }).immediate();
 }
 
 const countedValue = (doc: unknown): string | null => {

@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
+import { DocumentCache } from './document-cache.js';
 import type {
   Account, Credential, IdempotencyRecord, ResourceRef, Scope, Store, Tag, TagQuery, TagRow, TransactionOptions,
 } from './store.js';
@@ -139,6 +140,10 @@ export class SqliteStore implements Store {
   private walFd: number | undefined;
   /** sqlite3_total_changes() after the last commit: whether a transaction wrote anything. */
   private changes = 0;
+  /** Parsed documents for listShared. */
+  private readonly cache = new DocumentCache();
+  /** Whether the open transaction wrote documents: what it reads may then yet be rolled back. */
+  private wroteDocuments = false;
 
   constructor(private readonly file: string) {
     this.db = new Database(file);
@@ -171,6 +176,7 @@ export class SqliteStore implements Store {
   transaction<T>(fn: () => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
     const run = async () => {
       this.db.exec('BEGIN IMMEDIATE');
+      this.wroteDocuments = false;
       try {
         const result = await fn();
         this.db.exec('COMMIT');
@@ -201,6 +207,12 @@ export class SqliteStore implements Store {
   watch(kind: string, listener: (changed: readonly ResourceRef[]) => void): void {
     const list = this.watchers.get(kind) ?? [];
     this.watchers.set(kind, [...list, listener]);
+  }
+
+  /** A document was written or removed: its parsed copy is stale, and this transaction wrote. */
+  private forget(kind: string, scope: Scope, id: string): void {
+    this.cache.forget(kind, scope.account, scope.region, id);
+    if (this.db.inTransaction) this.wroteDocuments = true;
   }
 
   /** Notes a write of a watched kind; outside a transaction it is committed already. */
@@ -240,6 +252,7 @@ export class SqliteStore implements Store {
   releaseMemory(): void {
     // The page cache's pages that no open transaction holds (sqlite3_db_release_memory).
     this.db.pragma('shrink_memory');
+    this.cache.clear();
   }
 
   async get<T>(kind: string, scope: Scope, id: string): Promise<T | undefined> {
@@ -276,6 +289,36 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.doc) as T);
   }
 
+  async listShared<T>(kind: string, scope: Scope): Promise<readonly T[]> {
+    const { account, region } = scope;
+    this.cache.validate(this.stmt('PRAGMA data_version').pluck().get() as number);
+    const ids = this.stmt('SELECT id FROM resources WHERE kind=? AND account=? AND region=? ORDER BY id').pluck()
+      .all(kind, account, region) as string[];
+    const docs: unknown[] = ids.map((id) => this.cache.get(kind, account, region, id));
+    const missing = ids.filter((_, i) => docs[i] === undefined);
+    if (missing.length === 0) return docs as T[];
+    // Most of them missing (the first read): one scan of the scope beats a lookup for each.
+    const rows = (missing.length * 2 > ids.length
+      ? this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=?').all(kind, account, region)
+      : this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=? AND id IN (SELECT value FROM json_each(?))')
+        .all(kind, account, region, JSON.stringify(missing))) as { id: string; doc: string }[];
+    // Read by a transaction that wrote documents, one may yet be rolled back: it is used, not kept.
+    // Before its first write a transaction reads what is committed (it holds the write lock).
+    const keep = !this.db.inTransaction || !this.wroteDocuments;
+    const parsed = new Map<string, unknown>();
+    for (const r of rows) {
+      const doc = JSON.parse(r.doc) as unknown;
+      parsed.set(r.id, keep ? this.cache.keep(kind, account, region, r.id, doc) : doc);
+    }
+    // Outside a transaction the two reads are two snapshots: one removed in between is left out.
+    const out: unknown[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const doc = docs[i] ?? parsed.get(ids[i]!);
+      if (doc !== undefined) out.push(doc);
+    }
+    return out as T[];
+  }
+
   async count(kind: string, scope: Scope): Promise<number> {
     const row = this.stmt('SELECT coalesce(sum(n), 0) AS n FROM resource_counts WHERE kind=? AND account=? AND region=?').get(
       kind, scope.account, scope.region,
@@ -303,11 +346,13 @@ export class SqliteStore implements Store {
       `INSERT INTO resources (kind, account, region, id, doc, state) VALUES (?,?,?,?,?,?)
        ON CONFLICT (kind, account, region, id) DO UPDATE SET doc=excluded.doc, state=excluded.state`,
     ).run(kind, scope.account, scope.region, id, JSON.stringify(doc), countedValue(doc));
+    this.forget(kind, scope, id);
     this.changed(kind, scope, id);
   }
 
   async remove(kind: string, scope: Scope, id: string): Promise<void> {
     this.stmt('DELETE FROM resources WHERE kind=? AND account=? AND region=? AND id=?').run(kind, scope.account, scope.region, id);
+    this.forget(kind, scope, id);
     this.changed(kind, scope, id);
   }
 

@@ -73,6 +73,11 @@ export interface Store {
   getMany<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<T[]>;
   /** All resources of a kind in a scope, in id order. */
   list<T>(kind: string, scope: Scope): Promise<T[]>;
+  /**
+   * The same as `list`, as documents shared by every reader and frozen: for answers that only read
+   * them (describes). Documents that did not change since the last such read are not read again.
+   */
+  listShared<T>(kind: string, scope: Scope): Promise<readonly T[]>;
   /** Up to `limit` resources of a kind whose ids sort after `after` (all when absent), in id order: one page, read as one. */
   listAfter<T>(kind: string, scope: Scope, after: string | undefined, limit: number): Promise<T[]>;
   count(kind: string, scope: Scope): Promise<number>;

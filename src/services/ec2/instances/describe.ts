@@ -207,7 +207,7 @@ async function unfilteredPage(ctx: RequestContext, size: number, nextToken: stri
 async function interfacesOf(ctx: RequestContext, recs: readonly InstanceRecord[]) {
   const ids = recs.flatMap((r) => r.networkInterfaceIds);
   const all = ids.length > 100 && ids.length * 2 > (await ctx.store.count(ENI_KIND, ctx.scope))
-    ? await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)
+    ? await ctx.store.listShared<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)
     : await ctx.store.getMany<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, ids);
   const byId = new Map(all.map((e) => [e.NetworkInterfaceId, e]));
   return (rec: InstanceRecord) => rec.networkInterfaceIds.flatMap((id) => byId.get(id) ?? []);

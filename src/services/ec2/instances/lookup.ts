@@ -30,7 +30,7 @@ export async function loadInstance(ctx: RequestContext, id: string): Promise<Ins
   return (await loadInstances(ctx, [id]))[0]!;
 }
 
-/** Every visible instance of the caller, in id order. */
+/** Every visible instance of the caller, in id order: the store's shared, frozen records, to read only. */
 export async function allInstances(ctx: RequestContext): Promise<InstanceRecord[]> {
-  return (await ctx.store.list<InstanceRecord>(INSTANCE_KIND, ctx.scope)).filter((r) => isVisible(ctx, r));
+  return (await ctx.store.listShared<InstanceRecord>(INSTANCE_KIND, ctx.scope)).filter((r) => isVisible(ctx, r));
 }

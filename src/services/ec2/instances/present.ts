@@ -86,7 +86,10 @@ export function presentInstance(
     // The instance's IPv6 address is its primary interface's first one.
     const ipv6 = primary?.Ipv6Addresses[0];
     if (ipv6) out.Ipv6Address = ipv6;
-    out.NetworkInterfaces = enis.map((eni) => presentInstanceInterface(eni, (ip) => ipDnsName(scope.region, ip)));
+    // The primary address's name is asked for twice more (the interface, its address): made once.
+    const ipName = rec.HostnameType === 'resource-name' ? undefined : dns;
+    const nameOf = (ip: string) => (ip === rec.PrivateIpAddress && ipName !== undefined ? ipName : ipDnsName(scope.region, ip));
+    out.NetworkInterfaces = enis.map((eni) => presentInstanceInterface(eni, nameOf));
   } else {
     out.NetworkInterfaces = [];
   }

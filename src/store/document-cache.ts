@@ -34,8 +34,10 @@ export class DocumentCache {
     this.version = dataVersion;
   }
 
-  get(kind: string, account: string, region: string, id: string): unknown {
-    return this.scopes.get(scopeKey(kind, account, region))?.get(id);
+  /** The kept documents of these ids, in their order; undefined where none is kept. */
+  lookup(kind: string, account: string, region: string, ids: readonly string[]): unknown[] {
+    const docs = this.scopes.get(scopeKey(kind, account, region));
+    return docs ? ids.map((id) => docs.get(id)) : new Array<unknown>(ids.length).fill(undefined);
   }
 
   /** Freezes the document and keeps it, while there is room. Returns it frozen either way. */

@@ -294,7 +294,7 @@ export class SqliteStore implements Store {
     this.cache.validate(this.stmt('PRAGMA data_version').pluck().get() as number);
     const ids = this.stmt('SELECT id FROM resources WHERE kind=? AND account=? AND region=? ORDER BY id').pluck()
       .all(kind, account, region) as string[];
-    const docs: unknown[] = ids.map((id) => this.cache.get(kind, account, region, id));
+    const docs = this.cache.lookup(kind, account, region, ids);
     const missing = ids.filter((_, i) => docs[i] === undefined);
     if (missing.length === 0) return docs as T[];
     // Most of them missing (the first read): one scan of the scope beats a lookup for each.

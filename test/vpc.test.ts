@@ -317,3 +317,41 @@ result = [len(p["Subnets"]) for p in pages]`) as number[];
     await ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igw }));
   });
 });
+
+describe('private addresses of a subnet that fills up', () => {
+  let nimbus: NimbusProcess;
+  let ec2: EC2Client;
+  before(async () => {
+    nimbus = await startServer({
+      args: ['--sim-delay-ms', '50', '--instance-limit', '1000', '--limit', 'networkInterfacesPerRegion=1000'],
+    });
+    ec2 = nimbus.ec2();
+  });
+  after(() => nimbus.dispose());
+
+  it('hands out every usable address of a /23, the last ones too, and then says none is left', async () => {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.40.0.0/16' }))).Vpc!.VpcId!;
+    // Two /24s: 10.40.2.4–10.40.3.254, AWS's four first and one last address left out.
+    const subnetId = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.40.2.0/23' }))).Subnet!.SubnetId!;
+    const usable = [
+      ...Array.from({ length: 252 }, (_, i) => `10.40.2.${i + 4}`),
+      ...Array.from({ length: 255 }, (_, i) => `10.40.3.${i}`),
+    ];
+    const free = async () => (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] }))).Subnets![0]!.AvailableIpAddressCount;
+    assert.equal(await free(), usable.length);
+    const run = (n: number) => ec2.send(new RunInstancesCommand({
+      ImageId: AMI, InstanceType: 't3.micro', MinCount: n, MaxCount: n, SubnetId: subnetId,
+    }));
+
+    const addresses = (r: Awaited<ReturnType<typeof run>>) => r.Instances!.map((i) => i.PrivateIpAddress!);
+    const first = addresses(await run(usable.length - 7));
+    assert.equal(new Set(first).size, first.length);
+    // The last seven: random probes mostly miss them, the scan of the subnet's /24s finds them.
+    assert.equal(await errorCode(run(8)), 'InsufficientFreeAddressesInSubnet');
+    assert.equal(await free(), 7, 'a launch that did not fit took no address');
+    const last = addresses(await run(7));
+    assert.deepEqual([...first, ...last].sort(), [...usable].sort());
+    assert.equal(await free(), 0);
+    assert.equal(await errorCode(run(1)), 'InsufficientFreeAddressesInSubnet');
+  });
+});

@@ -319,6 +319,13 @@ export class SqliteStore implements Store {
     return out as T[];
   }
 
+  async idsWithPrefix(kind: string, scope: Scope, prefix: string): Promise<string[]> {
+    // The ids that begin with `prefix` are those from it up to it with its last character's successor.
+    const end = prefix === '' ? '\u{10ffff}' : prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    return this.stmt('SELECT id FROM resources WHERE kind=? AND account=? AND region=? AND id>=? AND id<? ORDER BY id').pluck()
+      .all(kind, scope.account, scope.region, prefix, end) as string[];
+  }
+
   async count(kind: string, scope: Scope): Promise<number> {
     const row = this.stmt('SELECT coalesce(sum(n), 0) AS n FROM resource_counts WHERE kind=? AND account=? AND region=?').get(
       kind, scope.account, scope.region,

@@ -80,6 +80,8 @@ export interface Store {
   listShared<T>(kind: string, scope: Scope): Promise<readonly T[]>;
   /** Up to `limit` resources of a kind whose ids sort after `after` (all when absent), in id order: one page, read as one. */
   listAfter<T>(kind: string, scope: Scope, after: string | undefined, limit: number): Promise<T[]>;
+  /** The ids of a kind's resources that begin with `prefix`, in id order: one read of the index, no documents. */
+  idsWithPrefix(kind: string, scope: Scope, prefix: string): Promise<string[]>;
   count(kind: string, scope: Scope): Promise<number>;
   /**
    * How many resources of a kind have the top-level document field `field` equal to one of

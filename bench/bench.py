@@ -48,6 +48,9 @@ NOTES_MARKER = '<!-- notes: kept when the bench rewrites this file -->'
 # of the path, for both servers), and its median kept: a single run moves by ±40 % with GC.
 DESCRIBE_RUNS = 3
 DESCRIBE_BUDGET_S = 2
+# After the growth rows, launches into a subnet with all but a few of its addresses in use (the
+# first four and the last of the /22 are AWS's): 1,000 taken, then 15 timed.
+FULL_SUBNET = dict(vpc='10.99.0.0/16', cidr='10.99.0.0/22', usable=1019, taken=1000, timed=15)
 
 
 def full_profile():
@@ -479,7 +482,23 @@ class Workload:
             self.wait_state(self.ids[-1000:], 'running')
             r[f'raw_run_median_{big}'], _ = raw_latency(self.server, raw, self.prof['run_calls'], collect)
             r[f'raw_run_median_{small}'] = r['raw_run_median']
+            r['raw_run_full_subnet'] = self.launches_into_full_subnet(collect)
         return r
+
+    def launches_into_full_subnet(self, collect):
+        """Median ms of a raw RunInstances into a subnet with all but a few of its addresses in
+        use (FULL_SUBNET): the address search's growth, against the launches into the sparse
+        default subnets. Its addresses are public on launch too, as the default subnets' are."""
+        vpc = self.ec2.create_vpc(CidrBlock=FULL_SUBNET['vpc'])['Vpc']['VpcId']
+        subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock=FULL_SUBNET['cidr'])['Subnet']['SubnetId']
+        self.ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={'Value': True})
+        batch = dict(Action='RunInstances', ImageId=self.ami, InstanceType=INSTANCE_TYPE, SubnetId=subnet)
+        taken, half = FULL_SUBNET['taken'], FULL_SUBNET['taken'] // 2
+        raw_latency(self.server, {**batch, 'MinCount': half, 'MaxCount': half}, 2, collect)
+        median, _ = raw_latency(self.server, {**batch, 'MinCount': 1, 'MaxCount': 1}, FULL_SUBNET['timed'], collect)
+        free = self.ec2.describe_subnets(SubnetIds=[subnet])['Subnets'][0]['AvailableIpAddressCount']
+        assert free == FULL_SUBNET['usable'] - taken - FULL_SUBNET['timed'], f'{self.server.name}: {free} addresses left'
+        return median
 
 
 
@@ -546,6 +565,11 @@ def table(nimbus, moto, prof):
     a, b = nimbus.get(f'raw_run_median_{small}'), nimbus.get(f'raw_run_median_{large}')
     if a is not None and b is not None:
         growth.append(dict(label=f"RunInstances x1, server (raw signed request), median of {prof['run_calls']}",
+                           a=a, b=b, growth=b / a, gated=True))
+    b = nimbus.get('raw_run_full_subnet')
+    if a is not None and b is not None:
+        growth.append(dict(label=f"&nbsp;&nbsp;the same into a /{FULL_SUBNET['cidr'].split('/')[1]} subnet with {FULL_SUBNET['taken']:,} of its "
+                                 f"{FULL_SUBNET['usable']:,} addresses in use, median of {FULL_SUBNET['timed']}",
                            a=a, b=b, growth=b / a, gated=True))
     return rows, growth
 

@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import {
   AssociateRouteTableCommand, AssociateVpcCidrBlockCommand, AttachInternetGatewayCommand, CreateDhcpOptionsCommand,
   CreateInternetGatewayCommand, CreateNetworkAclCommand, CreateNetworkAclEntryCommand, CreateRouteCommand, CreateRouteTableCommand,
-  CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DeleteDhcpOptionsCommand, DeleteInternetGatewayCommand,
-  DeleteNetworkAclCommand, DeleteNetworkAclEntryCommand, DeleteRouteCommand, DeleteRouteTableCommand, DeleteSubnetCommand,
+  CreateNetworkInterfaceCommand, CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DeleteDhcpOptionsCommand, DeleteInternetGatewayCommand,
+  DeleteNetworkAclCommand, DeleteNetworkAclEntryCommand, DeleteNetworkInterfaceCommand, DeleteRouteCommand, DeleteRouteTableCommand, DeleteSubnetCommand,
   DeleteVpcCommand, DescribeAccountAttributesCommand, DescribeDhcpOptionsCommand, DescribeInternetGatewaysCommand,
   DescribeNetworkAclsCommand, DescribeRouteTablesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand,
   DescribeVpcAttributeCommand, DescribeVpcsCommand, DetachInternetGatewayCommand, DisassociateRouteTableCommand,
@@ -12,6 +12,8 @@ import {
   ReplaceRouteCommand, ReplaceRouteTableAssociationCommand, AssociateDhcpOptionsCommand, RunInstancesCommand,
   TerminateInstancesCommand, waitUntilInstanceTerminated, type EC2Client,
 } from '@aws-sdk/client-ec2';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { cliErrorCode, errorCode, startServer, type NimbusProcess } from './support/server.js';
 
 const AMI = 'resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -339,6 +341,15 @@ describe('private addresses of a subnet that fills up', () => {
     ];
     const free = async () => (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] }))).Subnets![0]!.AvailableIpAddressCount;
     assert.equal(await free(), usable.length);
+    // Every address an interface holds counts, secondary ones and those of interfaces without an instance too.
+    const eni = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: subnetId, SecondaryPrivateIpAddressCount: 2 }))).NetworkInterface!;
+    assert.equal(await free(), usable.length - 3);
+    const byCount = await ec2.send(new DescribeSubnetsCommand({
+      Filters: [{ Name: 'available-ip-address-count', Values: [String(usable.length - 3)] }, { Name: 'vpc-id', Values: [vpcId] }],
+    }));
+    assert.deepEqual(byCount.Subnets!.map((s) => s.SubnetId), [subnetId]);
+    await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eni.NetworkInterfaceId! }));
+    assert.equal(await free(), usable.length);
     const run = (n: number) => ec2.send(new RunInstancesCommand({
       ImageId: AMI, InstanceType: 't3.micro', MinCount: n, MaxCount: n, SubnetId: subnetId,
     }));
@@ -349,9 +360,24 @@ describe('private addresses of a subnet that fills up', () => {
     // The last seven: random probes mostly miss them, the scan of the subnet's /24s finds them.
     assert.equal(await errorCode(run(8)), 'InsufficientFreeAddressesInSubnet');
     assert.equal(await free(), 7, 'a launch that did not fit took no address');
-    const last = addresses(await run(7));
+    const lastRun = await run(7);
+    const last = addresses(lastRun);
     assert.deepEqual([...first, ...last].sort(), [...usable].sort());
     assert.equal(await free(), 0);
     assert.equal(await errorCode(run(1)), 'InsufficientFreeAddressesInSubnet');
+
+    // A store from before the counts of each subnet's addresses: they are made from its rows at start.
+    await nimbus.stop();
+    const db = new Database(join(nimbus.dataDir, 'nimbus.db'));
+    db.exec('DROP TRIGGER resources_grouped_insert; DROP TRIGGER resources_grouped_delete; DROP TABLE group_counts');
+    db.close();
+    await nimbus.start();
+    ec2 = nimbus.ec2();
+    assert.equal(await free(), 0);
+    const gone = lastRun.Instances![0]!.InstanceId!;
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone] }));
+    await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 20, minDelay: 0.1, maxDelay: 0.2 }, { InstanceIds: [gone] });
+    assert.equal(await free(), 1);
+    assert.deepEqual(addresses(await run(1)), [lastRun.Instances![0]!.PrivateIpAddress]);
   });
 });

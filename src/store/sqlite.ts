@@ -84,6 +84,32 @@ END;
 `;
 
 /**
+ * Resources whose ids have the form `group/member` (a subnet's addresses: `subnet-…/10.0.0.5`) are
+ * counted per group as they are written, so that how many a group holds costs the same at any size
+ * (every DescribeSubnets asks it of each subnet). An upsert that updates fires no INSERT trigger,
+ * and a row's id never changes.
+ */
+const GROUP_COUNTS = `
+CREATE TABLE group_counts (
+  kind TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, grp TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY (kind, account, region, grp)
+) WITHOUT ROWID;
+INSERT INTO group_counts SELECT kind, account, region, substr(id, 1, instr(id, '/') - 1), count(*)
+  FROM resources WHERE instr(id, '/') > 0 GROUP BY 1, 2, 3, 4;
+`;
+
+const GROUPING_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS resources_grouped_insert AFTER INSERT ON resources WHEN instr(NEW.id, '/') > 0 BEGIN
+  INSERT INTO group_counts VALUES (NEW.kind, NEW.account, NEW.region, substr(NEW.id, 1, instr(NEW.id, '/') - 1), 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS resources_grouped_delete AFTER DELETE ON resources WHEN instr(OLD.id, '/') > 0 BEGIN
+  UPDATE group_counts SET n = n - 1
+    WHERE kind = OLD.kind AND account = OLD.account AND region = OLD.region AND grp = substr(OLD.id, 1, instr(OLD.id, '/') - 1);
+END;
+`;
+
+/**
  * The document field copied into a column of its own, which the counts are kept by. Its index
  * from before the counts existed is dropped: nothing reads it and every write paid for it.
  */
@@ -115,6 +141,8 @@ function migrate(db: Database.Database): void {
     }
     if (tableSql(db, 'resource_counts') === undefined) db.exec(COUNTS);
     db.exec(COUNTING_TRIGGERS);
+    if (tableSql(db, 'group_counts') === undefined) db.exec(GROUP_COUNTS);
+    db.exec(GROUPING_TRIGGERS);
     // The reconciler's old work queue, kept here once: it now follows the store's watch instead.
     db.exec(`DELETE FROM resources WHERE kind = 'instance-work'`);
   }).immediate();
@@ -124,6 +152,10 @@ const countedValue = (doc: unknown): string | null => {
   const v = (doc as Record<string, unknown> | null)?.[COUNTED_FIELD];
   return typeof v === 'string' ? v : null;
 };
+
+/** The least string after every string that begins with `prefix`: its last character's successor. */
+const prefixEnd = (prefix: string) =>
+  prefix === '' ? '\u{10ffff}' : prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 
 /** The most pages one backup step may copy: all of them. */
 const ALL_PAGES = 0x7fffffff;
@@ -320,10 +352,13 @@ export class SqliteStore implements Store {
   }
 
   async idsWithPrefix(kind: string, scope: Scope, prefix: string): Promise<string[]> {
-    // The ids that begin with `prefix` are those from it up to it with its last character's successor.
-    const end = prefix === '' ? '\u{10ffff}' : prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
     return this.stmt('SELECT id FROM resources WHERE kind=? AND account=? AND region=? AND id>=? AND id<? ORDER BY id').pluck()
-      .all(kind, scope.account, scope.region, prefix, end) as string[];
+      .all(kind, scope.account, scope.region, prefix, prefixEnd(prefix)) as string[];
+  }
+
+  async countInGroup(kind: string, scope: Scope, group: string): Promise<number> {
+    return (this.stmt('SELECT n FROM group_counts WHERE kind=? AND account=? AND region=? AND grp=?').pluck()
+      .get(kind, scope.account, scope.region, group) as number | undefined) ?? 0;
   }
 
   async count(kind: string, scope: Scope): Promise<number> {

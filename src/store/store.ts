@@ -82,6 +82,8 @@ export interface Store {
   listAfter<T>(kind: string, scope: Scope, after: string | undefined, limit: number): Promise<T[]>;
   /** The ids of a kind's resources that begin with `prefix`, in id order: one read of the index, no documents. */
   idsWithPrefix(kind: string, scope: Scope, prefix: string): Promise<string[]>;
+  /** How many of a kind's resources have ids of the form `${group}/…`: kept as they are written, so it reads one row. */
+  countInGroup(kind: string, scope: Scope, group: string): Promise<number>;
   count(kind: string, scope: Scope): Promise<number>;
   /**
    * How many resources of a kind have the top-level document field `field` equal to one of

@@ -113,6 +113,11 @@ export async function allocatePrivateIp(
   );
 }
 
+/** How many private addresses of the subnet are held (by interfaces, instances' included). */
+export async function privateIpsInUse(store: Store, scope: Scope, subnetId: string): Promise<number> {
+  return store.countInGroup(PRIVATE_IP_KIND, scope, subnetId);
+}
+
 /** The interface that holds a private address of a subnet, if any. */
 export async function privateIpHolder(store: Store, scope: Scope, subnetId: string, ip: string): Promise<string | undefined> {
   return (await store.get<AddressHolder>(PRIVATE_IP_KIND, scope, `${subnetId}/${ip}`))?.holder;

@@ -10,6 +10,7 @@ import { newId } from '../../../util/ids.js';
 import type { Handler, RequestContext } from '../../context.js';
 import type { FilterFields } from '../common/filters.js';
 import { addTags, tagsFromSpecifications } from '../common/tagging.js';
+import { privateIpsInUse } from '../network-interfaces/addresses.js';
 import { ENI_KIND, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { saveNewSubnet, subnetRecord } from './builders.js';
 import { cidrContains, cidrSize, cidrsOverlap, parseCidr, RESERVED_SUBNET_ADDRESSES } from './cidr.js';
@@ -24,11 +25,15 @@ function presentSubnet(rec: SubnetRecord, tags: readonly Tag[], used: number): S
   return { ...rec, AvailableIpAddressCount: Math.max(0, size - RESERVED_SUBNET_ADDRESSES - used), Tags: tagsOrUndefined(tags) };
 }
 
-/** How many addresses network interfaces (those of instances included) hold in each subnet. */
+/**
+ * How many private addresses are held in each subnet of the region: the store's count of each
+ * subnet's address rows, not every interface read (which took a describe from 1 to 49 ms at 5,000
+ * instances).
+ */
 async function addressesInUse(ctx: RequestContext): Promise<Map<string, number>> {
   const used = new Map<string, number>();
-  for (const e of await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)) {
-    used.set(e.SubnetId, (used.get(e.SubnetId) ?? 0) + e.PrivateIpAddresses.length);
+  for (const { SubnetId } of await ctx.store.list<SubnetRecord>(KINDS.subnet, ctx.scope)) {
+    used.set(SubnetId, await privateIpsInUse(ctx.store, ctx.scope, SubnetId));
   }
   return used;
 }

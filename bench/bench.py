@@ -407,6 +407,12 @@ class Workload:
                                                'Filter.1.Value.1': PROBE_VALUE}, count, budget_s=self.prof['lookup_budget'])
         return dict(by_id=by_id, by_tag=by_tag, raw_id=raw_id, raw_tag=raw_tag)
 
+    def raw_describe_subnets(self):
+        """Median ms of a raw DescribeSubnets of the region (each answer counts every subnet's free
+        addresses, which the fleet's interfaces hold)."""
+        median, _ = raw_latency(self.server, {'Action': 'DescribeSubnets'}, self.prof['lookups'], budget_s=self.prof['lookup_budget'])
+        return median
+
     def raw_describe_all(self):
         params = {'Action': 'DescribeInstances'}
         if self.prof['describe_warmup']:
@@ -462,6 +468,8 @@ class Workload:
         for n in self.prof['fleet'][1:]:
             self.grow_to(n)
             self.measure_at(n)
+            if growth and n == self.prof['growth'][0]:
+                r[f'raw_subnets_{n}'] = self.raw_describe_subnets()
         mem_at = self.prof['mem_at']
         r['rps'] = wrk_rps(self.server, {'Action': 'DescribeInstances', 'InstanceId.1': self.probe}, self.prof['wrk_seconds'], self.prof['wrk_warmup'])
         r['rss_busy'] = rss_mb(self.server.proc.pid)
@@ -480,6 +488,7 @@ class Workload:
             # Launches into the big fleet, once its last wave has settled (running): the write
             # path's growth, against raw_run_median taken while the fleet grew to `small`.
             self.wait_state(self.ids[-1000:], 'running')
+            r[f'raw_subnets_{big}'] = self.raw_describe_subnets()
             r[f'raw_run_median_{big}'], _ = raw_latency(self.server, raw, self.prof['run_calls'], collect)
             r[f'raw_run_median_{small}'] = r['raw_run_median']
             r['raw_run_full_subnet'] = self.launches_into_full_subnet(collect)
@@ -562,6 +571,9 @@ def table(nimbus, moto, prof):
             if a is None or b is None:
                 continue
             growth.append(dict(label=f'by {kind}, {label}', a=a, b=b, growth=b / a, gated=src == 'raw'))
+    a, b = nimbus.get(f'raw_subnets_{small}'), nimbus.get(f'raw_subnets_{large}')
+    if a is not None and b is not None:
+        growth.append(dict(label='DescribeSubnets of the region, server (raw signed request)', a=a, b=b, growth=b / a, gated=True))
     a, b = nimbus.get(f'raw_run_median_{small}'), nimbus.get(f'raw_run_median_{large}')
     if a is not None and b is not None:
         growth.append(dict(label=f"RunInstances x1, server (raw signed request), median of {prof['run_calls']}",
@@ -614,7 +626,9 @@ def render(rows, growth, prof, meta):
     lines += ['', f'Growth of Nimbus\'s lookups from N={small:,} to N={large:,} (target: within 2x), and of its '
               'launches, held to the same line. By tag: a tag that one instance carries, so the answer has the same '
               f'size at every N. Launches: the timed series above that brings the fleet to N={small:,}, against '
-              f'the same series into the fleet of N={large:,} once it has settled.', '',
+              f'the same series into the fleet of N={large:,} once it has settled, and into a subnet with all but a '
+              'few of its addresses in use. DescribeSubnets: every answer counts the addresses that the '
+              'fleet\'s interfaces hold in each subnet.', '',
               f'| measure | ms at N={small:,} | ms at N={large:,} | growth | met |', '| --- | ---: | ---: | ---: | :---: |']
     for g in growth:
         lines.append(f"| {g['label']} | {g['a']:.2f} | {g['b']:.2f} | {g['growth']:.2f}x | {'yes' if g['growth'] <= 2 else 'NO'} |")

@@ -59,4 +59,52 @@ result = {
     assert.deepEqual(out.escaped, sorted(out.web!, out.gone!), 'an escaped character matches itself');
     assert.deepEqual(out['missing-tag'], []);
   });
+
+  it('answers the filters it applies to stored records as the presented instances would', async () => {
+    // Each filter value seen in the presented instances, and a wildcard of it: the server's answer
+    // must be the instances whose presented form carries it (a terminated one shows no VPC, subnet
+    // or private address).
+    const out = nimbus.boto3(`
+ec2.create_key_pair(KeyName="filters")
+zones = sorted(z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"])
+def launch(count, **kw):
+    return [i["InstanceId"] for i in ec2.run_instances(ImageId="${AMI}", MinCount=count, MaxCount=count, **kw)["Instances"]]
+launch(2, InstanceType="t3.micro", KeyName="filters")
+launch(1, InstanceType="t3.small", Placement={"AvailabilityZone": zones[1]})
+gone = launch(1, InstanceType="t3.micro")
+ec2.terminate_instances(InstanceIds=gone)
+ec2.get_waiter("instance_terminated").wait(InstanceIds=gone, WaiterConfig={"Delay": 1})
+fields = {
+    "architecture": lambda r, i: i["Architecture"],
+    "availability-zone": lambda r, i: i["Placement"]["AvailabilityZone"],
+    "image-id": lambda r, i: i["ImageId"],
+    "instance-id": lambda r, i: i["InstanceId"],
+    "instance-state-code": lambda r, i: str(i["State"]["Code"]),
+    "instance-state-name": lambda r, i: i["State"]["Name"],
+    "instance-type": lambda r, i: i["InstanceType"],
+    "key-name": lambda r, i: i.get("KeyName"),
+    "owner-id": lambda r, i: r["OwnerId"],
+    "private-ip-address": lambda r, i: i.get("PrivateIpAddress"),
+    "reservation-id": lambda r, i: r["ReservationId"],
+    "subnet-id": lambda r, i: i.get("SubnetId"),
+    "vpc-id": lambda r, i: i.get("VpcId"),
+}
+every = [(r, i) for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+def ids(name, value):
+    return sorted(i["InstanceId"] for r in ec2.describe_instances(Filters=[{"Name": name, "Values": [value]}])["Reservations"] for i in r["Instances"])
+wrong = []
+checked = 0
+for name, field in fields.items():
+    for value in sorted({field(r, i) for r, i in every} - {None}):
+        for pattern in (value, value[:3] + "*"):
+            want = sorted(i["InstanceId"] for r, i in every if field(r, i) is not None and (field(r, i) == value or (pattern.endswith("*") and field(r, i).startswith(pattern[:-1]))))
+            got = ids(name, pattern)
+            checked += 1
+            if got != want:
+                wrong.append([name, pattern, got, want])
+result = {"wrong": wrong, "checked": checked}
+`) as { wrong: unknown[]; checked: number };
+    assert.deepEqual(out.wrong, []);
+    assert.ok(out.checked > 40, `only ${out.checked} filter values checked`);
+  });
 });

@@ -9,7 +9,7 @@ import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, loadInstances } from './lookup.js';
 import { presentInstance } from './present.js';
 import { ENI_KIND, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
-import { INSTANCE_KIND, type InstanceRecord } from './record.js';
+import { INSTANCE_KIND, STATE_CODES, type InstanceRecord } from './record.js';
 
 /**
  * An instance as filters see it: the stored record, its tags and its presented form. The presented
@@ -56,10 +56,39 @@ const nics = (v: InstanceView) => v.inst.NetworkInterfaces ?? [];
 const groups = (v: InstanceView) => v.inst.SecurityGroups ?? [];
 const devices = (v: InstanceView) => v.inst.BlockDeviceMappings ?? [];
 
+/** What a terminated instance no longer shows (its subnet, VPC and private address). */
+const unlessGone = <T>(r: InstanceRecord, value: T) => (r.state === 'terminated' ? undefined : value);
+
+/**
+ * The filters that the stored record answers as the presented instance would: applied to every
+ * candidate first, so that only the instances they keep have their tags and interfaces read and
+ * are presented for the other filters (instance-state-name=pending over 5,000 instances presented
+ * all 5,000).
+ */
+const RECORD_FILTERS: FilterFields<InstanceRecord> = {
+  'architecture': (r) => r.Architecture,
+  'availability-zone': (r) => r.AvailabilityZone,
+  'image-id': (r) => r.ImageId,
+  'instance-id': (r) => r.InstanceId,
+  'instance-state-code': (r) => STATE_CODES[r.state],
+  'instance-state-name': (r) => r.state,
+  'instance-type': (r) => r.InstanceType,
+  'key-name': (r) => r.KeyName,
+  'launch-time': (r) => r.LaunchTime,
+  'owner-id': (r) => r.OwnerId,
+  'private-ip-address': (r) => unlessGone(r, r.PrivateIpAddress),
+  'reservation-id': (r) => r.ReservationId,
+  'subnet-id': (r) => unlessGone(r, r.SubnetId),
+  'vpc-id': (r) => unlessGone(r, r.VpcId),
+};
+
+const onRecord = Object.fromEntries(
+  Object.entries(RECORD_FILTERS).map(([name, field]) => [name, (v: InstanceView) => field(v.rec)]),
+) as FilterFields<InstanceView>;
+
 export const INSTANCE_FILTERS: FilterFields<InstanceView> = {
+  ...onRecord,
   'affinity': () => undefined,
-  'architecture': (v) => v.inst.Architecture,
-  'availability-zone': (v) => v.inst.Placement?.AvailabilityZone,
   'block-device-mapping.attach-time': (v) => devices(v).map((d) => d.Ebs?.AttachTime?.toISOString()),
   'block-device-mapping.delete-on-termination': (v) => devices(v).map((d) => d.Ebs?.DeleteOnTermination),
   'block-device-mapping.device-name': (v) => devices(v).map((d) => d.DeviceName),
@@ -81,20 +110,13 @@ export const INSTANCE_FILTERS: FilterFields<InstanceView> = {
   'hypervisor': (v) => v.inst.Hypervisor,
   'iam-instance-profile.arn': (v) => v.inst.IamInstanceProfile?.Arn,
   'iam-instance-profile.id': (v) => v.inst.IamInstanceProfile?.Id,
-  'image-id': (v) => v.inst.ImageId,
-  'instance-id': (v) => v.inst.InstanceId,
   'instance-lifecycle': (v) => v.inst.InstanceLifecycle,
-  'instance-state-code': (v) => v.inst.State?.Code,
-  'instance-state-name': (v) => v.inst.State?.Name,
-  'instance-type': (v) => v.inst.InstanceType,
   'instance.group-id': (v) => groups(v).map((g) => g.GroupId),
   'instance.group-name': (v) => groups(v).map((g) => g.GroupName),
   'ip-address': (v) => v.inst.PublicIpAddress,
   'ipv6-address': (v) => v.inst.Ipv6Address,
   'kernel-id': (v) => v.inst.KernelId,
-  'key-name': (v) => v.inst.KeyName,
   'launch-index': (v) => v.inst.AmiLaunchIndex,
-  'launch-time': (v) => v.rec.LaunchTime,
   'metadata-options.http-endpoint': (v) => v.inst.MetadataOptions?.HttpEndpoint,
   'metadata-options.http-protocol-ipv6': (v) => v.inst.MetadataOptions?.HttpProtocolIpv6,
   'metadata-options.http-put-response-hop-limit': (v) => v.inst.MetadataOptions?.HttpPutResponseHopLimit,
@@ -129,27 +151,22 @@ export const INSTANCE_FILTERS: FilterFields<InstanceView> = {
   'network-interface.status': (v) => nics(v).map((n) => n.Status),
   'network-interface.subnet-id': (v) => nics(v).map((n) => n.SubnetId),
   'network-interface.vpc-id': (v) => nics(v).map((n) => n.VpcId),
-  'owner-id': (v) => v.rec.OwnerId,
   'placement-group-name': (v) => v.inst.Placement?.GroupName,
   'platform': (v) => v.inst.Platform,
   'platform-details': (v) => v.inst.PlatformDetails,
   'private-dns-name': (v) => v.inst.PrivateDnsName,
-  'private-ip-address': (v) => v.inst.PrivateIpAddress,
   'product-code': () => undefined,
   'ramdisk-id': (v) => v.inst.RamdiskId,
   'reason': (v) => v.inst.StateTransitionReason,
   'requester-id': () => undefined,
-  'reservation-id': (v) => v.rec.ReservationId,
   'root-device-name': (v) => v.inst.RootDeviceName,
   'root-device-type': (v) => v.inst.RootDeviceType,
   'source-dest-check': (v) => v.inst.SourceDestCheck,
   'state-reason-code': (v) => v.inst.StateReason?.Code,
   'state-reason-message': (v) => v.inst.StateReason?.Message,
-  'subnet-id': (v) => v.inst.SubnetId,
   'tenancy': (v) => v.inst.Placement?.Tenancy,
   'usage-operation': (v) => v.inst.UsageOperation,
   'virtualization-type': (v) => v.inst.VirtualizationType,
-  'vpc-id': (v) => v.inst.VpcId,
 };
 
 /** Records of the given ids (all visible ones when none are given), presented with their tags. */
@@ -162,6 +179,8 @@ export async function instanceViews(
     const candidates = await indexedCandidates(ctx, filters);
     recs = candidates ? await loadCandidates(ctx, candidates) : await allInstances(ctx);
   }
+  const onRecords = filters?.filter((f) => Object.hasOwn(RECORD_FILTERS, f.Name ?? ''));
+  if (onRecords?.length) recs = applyFilters(recs, onRecords, RECORD_FILTERS);
   recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
   return viewsOf(ctx, recs);
 }

@@ -78,6 +78,17 @@ export function applyFilters<T>(
   return items.filter((item) => filters.every((f) => matches(item, f, fields, tagsOf)));
 }
 
+/**
+ * Applies only the filters that `fields` names, to a cheaper view of the items (their stored
+ * records), before the full view is built for the rest: a filter on a field the record holds then
+ * costs no presenting of what it drops. Each field must keep every item that the full view's
+ * filter of that name keeps; `applyFilters` on the full view still decides.
+ */
+export function applyRecordFilters<T>(items: T[], filters: readonly Filter[] | undefined, fields: FilterFields<T>): T[] {
+  const own = filters?.filter((f) => Object.hasOwn(fields, f.Name ?? ''));
+  return own?.length ? applyFilters(items, own, fields) : items;
+}
+
 function matches<T>(item: T, f: Filter, fields: FilterFields<T>, tagsOf?: (item: T) => readonly Tag[] | undefined): boolean {
   const name = f.Name!;
   const patterns = f.Values ?? [];

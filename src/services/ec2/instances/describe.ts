@@ -3,7 +3,7 @@ import type { DescribeInstancesRequest, DescribeInstancesResult, Instance, Reser
 import { invalidParameterCombination } from '../../../protocol/errors.js';
 import type { Scope, Tag } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
-import { applyFilters, checkFilterNames, type Filter, type FilterFields } from '../common/filters.js';
+import { applyFilters, applyRecordFilters, checkFilterNames, type Filter, type FilterFields } from '../common/filters.js';
 import { checkMaxResults, decodeToken, encodeToken, paginate, type Page } from '../common/pagination.js';
 import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, loadInstances } from './lookup.js';
@@ -61,9 +61,8 @@ const unlessGone = <T>(r: InstanceRecord, value: T) => (r.state === 'terminated'
 
 /**
  * The filters that the stored record answers as the presented instance would: applied to every
- * candidate first, so that only the instances they keep have their tags and interfaces read and
- * are presented for the other filters (instance-state-name=pending over 5,000 instances presented
- * all 5,000).
+ * candidate first (applyRecordFilters), so that only the instances they keep have their tags and
+ * interfaces read (instance-state-name=pending over 5,000 instances presented all 5,000).
  */
 const RECORD_FILTERS: FilterFields<InstanceRecord> = {
   'architecture': (r) => r.Architecture,
@@ -179,8 +178,7 @@ export async function instanceViews(
     const candidates = await indexedCandidates(ctx, filters);
     recs = candidates ? await loadCandidates(ctx, candidates) : await allInstances(ctx);
   }
-  const onRecords = filters?.filter((f) => Object.hasOwn(RECORD_FILTERS, f.Name ?? ''));
-  if (onRecords?.length) recs = applyFilters(recs, onRecords, RECORD_FILTERS);
+  recs = applyRecordFilters(recs, filters, RECORD_FILTERS);
   recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
   return viewsOf(ctx, recs);
 }

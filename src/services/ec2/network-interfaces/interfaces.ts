@@ -5,7 +5,7 @@ import type {
 } from '@aws-sdk/client-ec2';
 import { ApiError, invalidParameterCombination, invalidParameterValue } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
-import { applyFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
+import { applyFilters, applyRecordFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
 import { paginate } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
 import { ensureDefaultVpc, launchGroups } from '../vpc/index.js';
@@ -85,13 +85,27 @@ const FIELDS: FilterFields<NetworkInterface> = {
   'vpc-id': (n) => n.VpcId,
 };
 
+/** Filters the stored interface answers as the presented one would (see applyRecordFilters). */
+const RECORD_FIELDS: FilterFields<NetworkInterfaceRecord> = {
+  'attachment.attachment-id': (n) => n.Attachment?.AttachmentId,
+  'attachment.instance-id': (n) => n.Attachment?.InstanceId,
+  'availability-zone': (n) => n.AvailabilityZone,
+  'network-interface-id': (n) => n.NetworkInterfaceId,
+  'owner-id': (n) => n.OwnerId,
+  status: (n) => (n.Attachment ? 'in-use' : 'available'),
+  'subnet-id': (n) => n.SubnetId,
+  'vpc-id': (n) => n.VpcId,
+};
+
 async function describeNetworkInterfaces(input: DescribeNetworkInterfacesRequest, ctx: RequestContext): Promise<DescribeNetworkInterfacesResult> {
   checkFilterNames(input.Filters, FIELDS as FilterFields<never>);
   const ids = input.NetworkInterfaceIds ?? [];
   if (ids.length > 0 && input.MaxResults !== undefined) {
     throw invalidParameterCombination('The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults');
   }
-  const records = ids.length > 0 ? await loadInterfaces(ctx, ids) : await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope);
+  // All of them as the store's shared records, read only (presenting copies what it shows).
+  const all = ids.length > 0 ? await loadInterfaces(ctx, ids) : [...await ctx.store.listShared<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)];
+  const records = applyRecordFilters(all, input.Filters, RECORD_FIELDS);
   records.sort((a, b) => (a.NetworkInterfaceId < b.NetworkInterfaceId ? -1 : a.NetworkInterfaceId > b.NetworkInterfaceId ? 1 : 0));
   const tags = await tagSets(ctx, records.map((r) => r.NetworkInterfaceId));
   const dns = dnsNameIn(ctx);

@@ -89,9 +89,16 @@ export function volumeState(vol: VolumeRecord, now: Date): VolumeState {
 
 /** Drops attachments whose detach has finished, so that the record says what is true now. */
 export function settle(vol: VolumeRecord, now: Date): VolumeRecord {
-  const live = new Set(attachmentsOf(vol, now).map((a) => a.InstanceId));
-  vol.Attachments = vol.Attachments.filter((a) => live.has(a.InstanceId));
+  vol.Attachments = settled(vol, now).Attachments;
   return vol;
+}
+
+/** What settle makes of the record without changing it (a shared one): a copy only if an attachment ended. */
+export function settled(vol: VolumeRecord, now: Date): VolumeRecord {
+  if (!vol.Attachments.some((a) => a.detachedAt !== undefined)) return vol; // only a detach ends one
+  const live = new Set(attachmentsOf(vol, now).map((a) => a.InstanceId));
+  const kept = vol.Attachments.filter((a) => live.has(a.InstanceId));
+  return kept.length === vol.Attachments.length ? vol : { ...vol, Attachments: kept };
 }
 
 /** The modification's state and progress now: modifying, then optimizing, then completed. */

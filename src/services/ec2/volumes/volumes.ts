@@ -8,13 +8,13 @@ import { ApiError, invalidParameterValue } from '../../../protocol/errors.js';
 import type { Tag } from '../../../store/store.js';
 import { newId } from '../../../util/ids.js';
 import type { RequestContext } from '../../context.js';
-import { applyFilters, type FilterFields } from '../common/filters.js';
+import { applyFilters, applyRecordFilters, type FilterFields } from '../common/filters.js';
 import { paginate } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
 import { findSnapshot, snapshotProgress } from '../snapshots/record.js';
 import {
-  attachmentsOf, CREATING_MS, loadVolume, loadVolumes, saveVolume, settle, VOLUME_KIND, volumeState, type VolumeRecord,
+  attachmentsOf, CREATING_MS, loadVolume, loadVolumes, saveVolume, settled, VOLUME_KIND, volumeState, type VolumeRecord,
 } from './record.js';
 import { resolveSpec } from './types.js';
 import { defaultKey, ebsDefaults } from './encryption-defaults.js';
@@ -135,11 +135,21 @@ const volumeFields: FilterFields<Described> = {
   throughput: (d) => d.view.Throughput,
 };
 
+/**
+ * Filters the settled record answers before anything is presented (see applyRecordFilters): it
+ * holds every attachment presented, and perhaps one whose detach ends as the answer is made.
+ */
+const recordFields: FilterFields<VolumeRecord> = {
+  'attachment.instance-id': (v) => v.Attachments.map((a) => a.InstanceId),
+  'availability-zone': (v) => v.AvailabilityZone,
+  'volume-id': (v) => v.VolumeId,
+};
+
 /** The caller's volumes (those named, or all), presented and filtered. */
 async function describedVolumes(ctx: RequestContext, ids: readonly string[] | undefined, filters: DescribeVolumesRequest['Filters']) {
-  const vols = ids && ids.length
+  const vols = applyRecordFilters(ids && ids.length
     ? await loadVolumes(ctx, ids)
-    : (await ctx.store.list<VolumeRecord>(VOLUME_KIND, ctx.scope)).map((v) => settle(v, ctx.now()));
+    : (await ctx.store.listShared<VolumeRecord>(VOLUME_KIND, ctx.scope)).map((v) => settled(v, ctx.now())), filters, recordFields);
   vols.sort((a, b) => (a.VolumeId < b.VolumeId ? -1 : 1));
   const [tags, instances] = await Promise.all([tagSets(ctx, vols.map((v) => v.VolumeId)), attachedInstances(ctx, vols)]);
   const described = vols.map((vol): Described => {

@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 import http.client
-from urllib.parse import quote
+import json
+from urllib.parse import quote, unquote
 
 import boto3
 import botocore.config
@@ -172,6 +173,17 @@ def signed(server, params):
     return dict(req.headers.items()), body
 
 
+def boto3_launches(ec2, ami, count):
+    """ms of each of `count` RunInstances of one instance through boto3, and the new ids."""
+    times, ids = [], []
+    for _ in range(count):
+        t = time.perf_counter()
+        out = ec2.run_instances(ImageId=ami, InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1)
+        times.append((time.perf_counter() - t) * 1000)
+        ids.append(out['Instances'][0]['InstanceId'])
+    return times, ids
+
+
 def instance_ids(body):
     """The instance ids in a RunInstances answer (raw XML), in order."""
     return [m.decode() for m in re.findall(rb'<instanceId>(i-[0-9a-f]+)</instanceId>', body)]
@@ -200,11 +212,12 @@ def raw_latency(server, params, count, collect=None, budget_s=None):
     return statistics.median(times), percentile(times, 99)
 
 
-def raw_pages(server, params):
+def raw_pages(server, params, keep=None):
     """ms to fetch every page of a DescribeInstances over one connection (moto pages by 100
     reservations, Nimbus answers in one page): the server's time plus loopback, summed over the
     pages' exchanges. Signing a page's request and finding the next token in the answer (a scan of
-    20 MB for Nimbus's one page) are the client's work and fall outside the clock."""
+    20 MB for Nimbus's one page) are the client's work and fall outside the clock. `keep` gets
+    each page's answer under the token that asked for it (a replay server's key)."""
     conn = http.client.HTTPConnection('127.0.0.1', server.port)
     token, total = None, 0.0
     while True:
@@ -216,6 +229,8 @@ def raw_pages(server, params):
         total += time.perf_counter() - t
         if r.status != 200:
             raise RuntimeError(f'{server.name}: HTTP {r.status}: {data[:300]!r}')
+        if keep is not None:
+            keep[f"{params['Action']} {unquote(token or '')}"] = data
         m = re.search(rb'<nextToken>([^<]+)</nextToken>', data)
         if not m:
             break
@@ -279,6 +294,8 @@ class Workload:
         self.ec2 = server.client()
         self.ids = []
         self.results = {}
+        # Answers to replay for the client floor (see client_floor): the last of each call's.
+        self.answers = {}
 
     def image(self):
         images = self.ec2.describe_images(Owners=['amazon'], Filters=[{'Name': 'architecture', 'Values': ['x86_64']}])['Images']
@@ -428,6 +445,8 @@ class Workload:
         assert seen == n, f'{self.server.name}: paginator saw {seen} of {n}'
         r[f'describe_{n}'] = secs * 1000
         r[f'raw_describe_{n}'] = self.raw_describe_all()
+        if n == self.prof['fleet'][-1]:
+            raw_pages(self.server, {'Action': 'DescribeInstances'}, keep=self.answers)
         secs, seen = self.describe_all(TAG_FILTER)
         assert seen == (n + 99) // 100, f'{self.server.name}: tag filter found {seen} of {(n + 99) // 100}'
         r[f'describe_tag_{n}'] = secs * 1000
@@ -437,6 +456,7 @@ class Workload:
     def run(self, growth=False):
         r = self.results
         r['startup'] = self.server.start()
+        raw_latency(self.server, {'Action': 'DescribeRegions'}, 1, lambda body: self.answers.update({'DescribeRegions ': body}))
         r['rss_idle'] = rss_mb(self.server.proc.pid)
         self.ami = self.image()
         self.zones = sorted(z['ZoneName'] for z in self.ec2.describe_availability_zones()['AvailabilityZones'])
@@ -448,17 +468,15 @@ class Workload:
         self.probe = self.ids[50]
         self.ec2.create_tags(Resources=[self.probe], Tags=[{'Key': PROBE_KEY, 'Value': PROBE_VALUE}])
         self.measure_at(100)
-        times = []
-        for _ in range(self.prof['run_calls']):
-            t = time.perf_counter()
-            out = self.ec2.run_instances(ImageId=self.ami, InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1)
-            times.append((time.perf_counter() - t) * 1000)
-            self.ids.append(out['Instances'][0]['InstanceId'])
+        times, ids = boto3_launches(self.ec2, self.ami, self.prof['run_calls'])
+        self.ids += ids
         r['run_median'], r['run_p99'] = statistics.median(times), percentile(times, 99)
         # The same call as one signed request replayed (no ClientToken, so each one launches):
         # the server's share of the time above.
         raw = dict(Action='RunInstances', ImageId=self.ami, InstanceType=INSTANCE_TYPE, MinCount=1, MaxCount=1)
-        collect = lambda body: self.ids.extend(instance_ids(body))
+        def collect(body):
+            self.ids.extend(instance_ids(body))
+            self.answers['RunInstances '] = body
         # Timed after a warm-up, for both servers: node's JIT is still optimizing the launch path
         # (TurboFan compiles) for the first several hundred launches, and a server's cost per launch
         # is what it settles at. The warm-up's instances count towards the next fleet size.
@@ -518,6 +536,32 @@ class Workload:
 
 
 
+def client_floor(answers, prof):
+    """boto3's own time in the rows that it caps: the same calls, timed the same way, against a
+    server that does no work (bench/replay-server.mjs, answering each with Nimbus's recorded
+    answer). No server can take boto3 below these figures."""
+    big = prof['fleet'][-1]
+    d = tempfile.mkdtemp(prefix='nimbus-replay-')
+    server = Server('replay', lambda port: ['node', 'bench/replay-server.mjs', str(port), d])
+    try:
+        manifest = {}
+        for k, (key, body) in enumerate(answers.items()):
+            manifest[key] = f'{k}.xml'
+            with open(os.path.join(d, manifest[key]), 'wb') as f:
+                f.write(body)
+        with open(os.path.join(d, 'answers.json'), 'w') as f:
+            json.dump(manifest, f)
+        server.start()
+        work = Workload(server, prof)
+        times, _ = boto3_launches(work.ec2, 'ami-replayed', prof['run_calls'])
+        secs, seen = work.describe_all()
+        assert seen == big, f'replay: paginator saw {seen} of {big}'
+        return {'floor_run_median': statistics.median(times), f'floor_describe_{big}': secs * 1000}
+    finally:
+        server.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def table(nimbus, moto, prof):
     """Rows of the comparison, each a dict: label, nimbus/moto text, ratio, target, and for the
     targets that boto3 itself may cap, `server` (the paired raw-request row) and `ceiling`."""
@@ -533,15 +577,15 @@ def table(nimbus, moto, prof):
         rows.append(row)
         return row
 
-    def client_bound(row, server_row):
-        """The best ratio boto3 allows: moto's figure over boto3's own share of Nimbus's figure
-        (Nimbus's boto3 time minus its raw-request time), as if Nimbus's server took no time."""
-        a, raw, b = nimbus.get(row['key']), nimbus.get(server_row['key']), moto.get(row['key'])
-        if None in (a, raw, b):
+    def client_bound(row, server_row, floor_key):
+        """The best ratio boto3 allows: moto's figure over boto3's against a server that does no work."""
+        a, floor, b = nimbus.get(row['key']), nimbus.get(floor_key), moto.get(row['key'])
+        if None in (a, floor, b):
             return
         row['server'] = server_row
-        row['client_ms'] = max(a - raw, 1e-6)
-        row['ceiling'] = b / row['client_ms']
+        row['client_ms'] = floor
+        row['beyond_ms'] = a - floor
+        row['ceiling'] = b / floor
 
     for d in (nimbus, moto):
         if 'startup' in d:
@@ -550,7 +594,7 @@ def table(nimbus, moto, prof):
     run = add(f"RunInstances x1, {prof['run_calls']} in a row: median (ms)", 'run_median', 'lower', 10, '{:.2f}')
     add('RunInstances x1: p99 (ms)', 'run_p99', 'lower', None, '{:.2f}')
     client_bound(run, add(f"RunInstances x1, server (raw signed request, after {prof['run_warmup']} untimed): median (ms)",
-                          'raw_run_median', 'lower', 10, '{:.2f}'))
+                          'raw_run_median', 'lower', 10, '{:.2f}'), 'floor_run_median')
     add('RunInstances MaxCount=100, one call (ms)', 'run100', 'lower')
     big = prof['fleet'][-1]
     for n in prof['fleet']:
@@ -559,7 +603,7 @@ def table(nimbus, moto, prof):
         server = add(f'DescribeInstances, all {n:,}, server (raw signed requests, every page; median of up to {DESCRIBE_RUNS}, ms)',
                      f'raw_describe_{n}', 'lower', target)
         if target:
-            client_bound(full, server)
+            client_bound(full, server, f'floor_describe_{n}')
         add(f'DescribeInstances, tag on 1% of {n:,} (paginator, ms)', f'describe_tag_{n}', 'lower')
         add(f'&nbsp;&nbsp;by id, boto3 median (ms), N={n:,}', f'by_id_{n}', 'lower', None, '{:.2f}')
         add(f'&nbsp;&nbsp;by tag (one instance), boto3 median (ms), N={n:,}', f'by_tag_{n}', 'lower', None, '{:.2f}')
@@ -622,12 +666,15 @@ def render(rows, growth, prof, meta):
         lines.append(f"| {r['label']} | {r['a']} | {r['b']} | {ratio} | {target} | {ok} |")
     capped = [r for r in rows if r.get('server')]
     if capped:
-        lines += ['', 'How much of Nimbus\'s figure is boto3 itself (its figure minus the raw request\'s), and the best '
-                  'ratio that leaves possible even if Nimbus\'s server took no time at all:', '',
-                  '| measure | boto3\'s own ms in Nimbus\'s figure | best possible ratio through boto3 | server ratio |',
-                  '| --- | ---: | ---: | ---: |']
+        lines += ['', 'What boto3 itself takes in the rows with a target: the same calls, timed the same way, against a '
+                  'server that does no work (`bench/replay-server.mjs` answers each request with Nimbus\'s recorded '
+                  'answer to it), and the best ratio that leaves possible for any server (moto\'s figure over that floor):', '',
+                  '| measure | boto3 against a server that does no work (ms) | Nimbus\'s figure beyond it (ms) '
+                  '| best possible ratio through boto3 | server ratio |',
+                  '| --- | ---: | ---: | ---: | ---: |']
         for r in capped:
-            lines.append(f"| {r['label']} | {r['client_ms']:.1f} | {r['ceiling']:.1f}x | {r['server']['ratio']:.1f}x |")
+            lines.append(f"| {r['label']} | {r['client_ms']:.1f} | {r['beyond_ms']:.1f} | {r['ceiling']:.1f}x | "
+                         f"{r['server']['ratio']:.1f}x |")
     lines += ['', f'Growth of Nimbus\'s lookups from N={small:,} to N={large:,} (target: within 2x), and of its '
               'launches, held to the same line. By tag: a tag that one instance carries, so the answer has the same '
               f'size at every N. Launches: the timed series above that brings the fleet to N={small:,}, against '
@@ -686,9 +733,13 @@ def run_once(args, prof, started):
                 continue
             print(f'bench: {server.name} …', file=sys.stderr, flush=True)
             try:
-                results[server.name] = Workload(server, prof).run(growth=server is nimbus)
+                work = Workload(server, prof)
+                results[server.name] = work.run(growth=server is nimbus)
             finally:
                 server.stop()
+            if server is nimbus:
+                print('bench: boto3 against a server that does no work …', file=sys.stderr, flush=True)
+                results['nimbus'].update(client_floor(work.answers, prof))
     finally:
         nimbus.stop()
         moto.stop()

@@ -1,7 +1,8 @@
 /**
  * DescribeInstances answers filters on tags and ids from the store's indexes (not by reading every
  * instance): the answers must be exactly those of the filters' plain semantics, including when
- * indexed and unindexed filters are combined, values are ORed, and wildcards force a full read.
+ * indexed and unindexed filters are combined, values are ORed, and a tag value's wildcards narrow
+ * to the values that begin with its text before the first one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -26,13 +27,15 @@ web = launch(3, {"role": "web", "team": "a"})
 db = launch(2, {"role": "db", "team": "b"}, "t3.small")
 bare = launch(2, {})
 gone = launch(1, {"role": "web", "team": "c"})
+star = launch(1, {"role": "w*x"})
+rocket = launch(1, {"role": "\\U0001F680\\U0001F680x"})
 ec2.terminate_instances(InstanceIds=gone)
 def ids(*filters):
     return sorted(i["InstanceId"] for r in ec2.describe_instances(Filters=list(filters))["Reservations"] for i in r["Instances"])
 def f(name, *values):
     return {"Name": name, "Values": list(values)}
 result = {
-    "web": web, "db": db, "bare": bare, "gone": gone,
+    "web": web, "db": db, "bare": bare, "gone": gone, "star": star, "rocket": rocket,
     "role-web": ids(f("tag:role", "web")),
     "role-web-or-db": ids(f("tag:role", "web", "db")),
     "role-and-team": ids(f("tag:role", "web"), f("tag:team", "a")),
@@ -43,6 +46,13 @@ result = {
     "id-and-tag": ids(f("instance-id", web[0], db[0]), f("tag:role", "db")),
     "wildcard": ids(f("tag:role", "w*")),
     "escaped": ids(f("tag:role", "w\\\\eb")),
+    "suffix": ids(f("tag:role", "*b")),
+    "one-character": ids(f("tag:role", "d?")),
+    "literal-star": ids(f("tag:role", "w\\\\*x")),
+    "wildcards-ored": ids(f("tag:role", "d*", "w\\\\*?")),
+    "wildcard-and-exact": ids(f("tag:role", "web", "?b")),
+    "beyond-the-bmp": ids(f("tag:role", "\\U0001F680*")),
+    "wildcard-and-type": ids(f("tag:role", "*"), f("instance-type", "t3.small")),
     "missing-tag": ids(f("tag:role", "nobody")),
 }
 `) as Record<string, string[]>;
@@ -55,7 +65,14 @@ result = {
     assert.deepEqual(out['tag-key'], sorted(out.web!, out.db!, out.gone!));
     assert.deepEqual(out['by-id-filter'], sorted([out.web![0]!], [out.bare![1]!]), 'an unknown id in the filter matches nothing');
     assert.deepEqual(out['id-and-tag'], [out.db![0]]);
-    assert.deepEqual(out.wildcard, sorted(out.web!, out.gone!));
+    assert.deepEqual(out.wildcard, sorted(out.web!, out.gone!, out.star!));
+    assert.deepEqual(out.suffix, sorted(out.web!, out.db!, out.gone!));
+    assert.deepEqual(out['one-character'], out.db);
+    assert.deepEqual(out['literal-star'], out.star, 'an escaped * matches only itself');
+    assert.deepEqual(out['wildcards-ored'], sorted(out.db!, out.star!));
+    assert.deepEqual(out['wildcard-and-exact'], sorted(out.web!, out.db!, out.gone!));
+    assert.deepEqual(out['beyond-the-bmp'], out.rocket);
+    assert.deepEqual(out['wildcard-and-type'], out.db);
     assert.deepEqual(out.escaped, sorted(out.web!, out.gone!), 'an escaped character matches itself');
     assert.deepEqual(out['missing-tag'], []);
   });

@@ -153,9 +153,16 @@ const countedValue = (doc: unknown): string | null => {
   return typeof v === 'string' ? v : null;
 };
 
-/** The least string after every string that begins with `prefix`: its last character's successor. */
-const prefixEnd = (prefix: string) =>
-  prefix === '' ? '\u{10ffff}' : prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+/**
+ * The least string after every string that begins with `prefix`: its last code point's successor
+ * (by code point, as SQLite compares UTF-8, so that tag values beyond the BMP work too).
+ */
+const prefixEnd = (prefix: string) => {
+  const points = [...prefix];
+  const last = points.pop()?.codePointAt(0);
+  if (last === undefined || last === 0x10ffff) return '\u{10ffff}';
+  return points.join('') + String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1);
+};
 
 /** The most pages one backup step may copy: all of them. */
 const ALL_PAGES = 0x7fffffff;
@@ -447,6 +454,13 @@ export class SqliteStore implements Store {
       : this.stmt('SELECT resource_id FROM tags WHERE account=? AND region=? AND key=? AND value=?').all(
           scope.account, scope.region, key, value,
         )) as { resource_id: string }[];
+    return rows.map((r) => r.resource_id);
+  }
+
+  async resourcesWithTagPrefix(scope: Scope, key: string, valuePrefix: string): Promise<string[]> {
+    const rows = this.stmt('SELECT resource_id FROM tags WHERE account=? AND region=? AND key=? AND value>=? AND value<?').all(
+      scope.account, scope.region, key, valuePrefix, prefixEnd(valuePrefix),
+    ) as { resource_id: string }[];
     return rows.map((r) => r.resource_id);
   }
 

@@ -47,6 +47,17 @@ export function wildcardMatch(pattern: string, value: string): boolean {
   return typeof p === 'string' ? p === value : p.test(value);
 }
 
+/** What every value that `pattern` matches begins with: its text up to the first wildcard, escapes undone. */
+export function literalPrefix(pattern: string): string {
+  let prefix = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*' || c === '?') break;
+    prefix += c === '\\' && i + 1 < pattern.length ? pattern[++i]! : c;
+  }
+  return prefix;
+}
+
 function matchesAny(patterns: readonly string[], value: FilterValue): boolean {
   const values = Array.isArray(value) ? value : [value];
   for (const v of values) {

@@ -3,7 +3,7 @@ import type { DescribeInstancesRequest, DescribeInstancesResult, Instance, Reser
 import { invalidParameterCombination } from '../../../protocol/errors.js';
 import type { Scope, Tag } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
-import { applyFilters, applyRecordFilters, checkFilterNames, type Filter, type FilterFields } from '../common/filters.js';
+import { applyFilters, applyRecordFilters, checkFilterNames, literalPrefix, type Filter, type FilterFields } from '../common/filters.js';
 import { checkMaxResults, decodeToken, encodeToken, paginate, type Page } from '../common/pagination.js';
 import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, loadInstances } from './lookup.js';
@@ -217,36 +217,45 @@ async function unfilteredPage(ctx: RequestContext, size: number, nextToken: stri
 }
 
 /**
- * The attached interfaces of many instances, read in one batch: by id, or, when the batch is most
- * of the scope's interfaces (a describe of all), as one scan of them, about half the cost of
+ * Whether `n` records of a kind are better read from the store's shared records of the whole kind
+ * than by id: when they are most of the scope's (a describe of all), that scan costs about half of
  * looking each one up.
  */
+const mostOfKind = async (ctx: RequestContext, kind: string, n: number) =>
+  n > 100 && n * 2 > (await ctx.store.count(kind, ctx.scope));
+
+/** The attached interfaces of many instances, read in one batch. */
 async function interfacesOf(ctx: RequestContext, recs: readonly InstanceRecord[]) {
   const ids = recs.flatMap((r) => r.networkInterfaceIds);
-  const all = ids.length > 100 && ids.length * 2 > (await ctx.store.count(ENI_KIND, ctx.scope))
+  const all = await mostOfKind(ctx, ENI_KIND, ids.length)
     ? await ctx.store.listShared<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)
     : await ctx.store.getMany<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, ids);
   const byId = new Map(all.map((e) => [e.NetworkInterfaceId, e]));
   return (rec: InstanceRecord) => rec.networkInterfaceIds.flatMap((id) => byId.get(id) ?? []);
 }
 
-const hasWildcard = (values: readonly string[]) => values.some((v) => /[*?\\]/.test(v));
+const isPattern = (value: string) => /[*?\\]/.test(value);
 
 /**
  * The ids that filters on indexed attributes (tag:Key, tag-key, instance-id) narrow the answer to,
  * or undefined when none does: then every instance is a candidate. The filters still run on the
- * candidates afterwards, so this only saves reading instances that cannot match.
+ * candidates afterwards, so this only saves reading instances that cannot match: a tag:Key value
+ * with wildcards narrows to the key's values that begin with the text before its first wildcard.
  */
 async function indexedCandidates(ctx: RequestContext, filters: readonly Filter[] | undefined): Promise<Set<string> | undefined> {
   let ids: Set<string> | undefined;
   for (const f of filters ?? []) {
     const name = f.Name ?? '';
     const values = f.Values ?? [];
-    if (values.length === 0 || hasWildcard(values)) continue;
+    if (values.length === 0) continue;
     let matching: string[];
     if (name.startsWith('tag:')) {
       const key = name.slice(4);
-      matching = (await Promise.all(values.map((v) => ctx.store.resourcesWithTag(ctx.scope, key, v)))).flat();
+      matching = (await Promise.all(values.map((v) => isPattern(v)
+        ? ctx.store.resourcesWithTagPrefix(ctx.scope, key, literalPrefix(v))
+        : ctx.store.resourcesWithTag(ctx.scope, key, v)))).flat();
+    } else if (values.some(isPattern)) {
+      continue;
     } else if (name === 'tag-key') {
       matching = (await Promise.all(values.map((k) => ctx.store.resourcesWithTag(ctx.scope, k)))).flat();
     } else if (name === 'instance-id') {
@@ -259,6 +268,7 @@ async function indexedCandidates(ctx: RequestContext, filters: readonly Filter[]
 
 async function loadCandidates(ctx: RequestContext, ids: ReadonlySet<string>): Promise<InstanceRecord[]> {
   const instanceIds = [...ids].filter((id) => id.startsWith('i-'));
+  if (await mostOfKind(ctx, INSTANCE_KIND, instanceIds.length)) return (await allInstances(ctx)).filter((r) => ids.has(r.InstanceId));
   const recs = await ctx.store.getMany<InstanceRecord>(INSTANCE_KIND, ctx.scope, instanceIds);
   return recs.filter((r) => isVisible(ctx, r));
 }

@@ -1,7 +1,7 @@
 /**
- * DescribeNetworkInterfaces and DescribeVolumes apply some filters to the stored records before
- * presenting anything: their answers must be exactly those of the filters on the presented
- * resources, for every value present and for wildcards.
+ * DescribeNetworkInterfaces and DescribeVolumes apply some filters to the stored records, and their
+ * tag filters to the tags index, before presenting anything: their answers must be exactly those of
+ * the filters on the presented resources, for every value present and for wildcards.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -67,5 +67,57 @@ result = {"wrong": wrong, "checked": checked}
 `) as { wrong: unknown[]; checked: number };
     assert.deepEqual(out.wrong, []);
     assert.ok(out.checked > 40, `only ${out.checked} filter values checked`);
+  });
+
+  it('answers tag filters on interfaces and volumes as the presented tags say', async () => {
+    const out = nimbus.boto3(`
+from fnmatch import fnmatchcase
+run = ec2.run_instances(ImageId="${AMI}", InstanceType="t3.micro", MinCount=3, MaxCount=3)["Instances"]
+ids = [i["InstanceId"] for i in run]
+ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig={"Delay": 1})
+enis = [i["NetworkInterfaces"][0]["NetworkInterfaceId"] for i in run]
+spare = ec2.create_network_interface(SubnetId=run[0]["SubnetId"])["NetworkInterface"]["NetworkInterfaceId"]
+roots = [v["VolumeId"] for v in ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": ids}])["Volumes"]]
+data = ec2.create_volume(AvailabilityZone=run[0]["Placement"]["AvailabilityZone"], Size=1)["VolumeId"]
+tag = lambda rs, k, v: ec2.create_tags(Resources=rs, Tags=[{"Key": k, "Value": v}])
+tag(enis[:2] + roots[:2], "role", "web")
+tag([enis[2], roots[2]], "role", "web-db")
+tag([spare, data], "role", "spare")
+tag([enis[0], data], "team", "a")
+
+def tags_of(x):
+    return {t["Key"]: t["Value"] for t in x.get("TagSet", x.get("Tags", []))}
+def matches(item, name, patterns):
+    tags = tags_of(item)
+    if name.startswith("tag:"):
+        return name[4:] in tags and any(fnmatchcase(tags[name[4:]], p) for p in patterns)
+    if name == "tag-key":
+        return any(fnmatchcase(k, p) for k in tags for p in patterns)
+    return any(fnmatchcase(item[name], p) for p in patterns)
+f = lambda name, *values: {"Name": name, "Values": list(values)}
+zone = run[0]["Placement"]["AvailabilityZone"]
+filter_sets = [
+    [f("tag:role", "web")], [f("tag:role", "web", "spare")], [f("tag:role", "web*")], [f("tag:role", "*")],
+    [f("tag:role", "?eb")], [f("tag:role", "*db")], [f("tag:role", "nothing")], [f("tag-key", "team")],
+    [f("tag-key", "te*")], [f("tag:role", "web*"), f("tag:team", "a")], [f("tag:role", "web", "spare"), f("tag-key", "team")],
+]
+cases = {
+    "interfaces": (lambda **kw: ec2.describe_network_interfaces(**kw)["NetworkInterfaces"], "NetworkInterfaceId"),
+    "volumes": (lambda **kw: ec2.describe_volumes(**kw)["Volumes"], "VolumeId"),
+}
+wrong, nonempty = [], 0
+for what, (describe, key) in cases.items():
+    every = describe()
+    for filters in filter_sets + [[f("tag:role", "web*"), f("availability-zone", zone)]]:
+        field = lambda fl: fl["Name"] if fl["Name"] != "availability-zone" else "AvailabilityZone"
+        want = sorted(i[key] for i in every if all(matches(i, field(fl), fl["Values"]) for fl in filters))
+        got = sorted(i[key] for i in describe(Filters=filters))
+        nonempty += bool(want)
+        if got != want:
+            wrong.append([what, filters, got, want])
+result = {"wrong": wrong, "nonempty": nonempty}
+`) as { wrong: unknown[]; nonempty: number };
+    assert.deepEqual(out.wrong, []);
+    assert.ok(out.nonempty >= 18, `only ${out.nonempty} filter sets matched anything`);
   });
 });

@@ -19,11 +19,14 @@ export type FilterFields<T> = Record<string, (item: T) => FilterValue>;
 
 const patternCache = new Map<string, RegExp | string>();
 
+/** Whether a filter value is a pattern: it has a wildcard or an escape. */
+export const isPattern = (value: string) => /[*?\\]/.test(value);
+
 /** A compiled wildcard pattern, or the literal itself when it has no wildcard. */
 function compile(pattern: string): RegExp | string {
   let p = patternCache.get(pattern);
   if (p !== undefined) return p;
-  if (!/[*?\\]/.test(pattern)) p = pattern;
+  if (!isPattern(pattern)) p = pattern;
   else {
     let re = '';
     for (let i = 0; i < pattern.length; i++) {

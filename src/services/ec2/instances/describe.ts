@@ -3,7 +3,8 @@ import type { DescribeInstancesRequest, DescribeInstancesResult, Instance, Reser
 import { invalidParameterCombination } from '../../../protocol/errors.js';
 import type { Scope, Tag } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
-import { applyFilters, applyRecordFilters, checkFilterNames, literalPrefix, type Filter, type FilterFields } from '../common/filters.js';
+import { applyFilters, applyRecordFilters, checkFilterNames, isPattern, type Filter, type FilterFields } from '../common/filters.js';
+import { narrowed, tagCandidates } from '../common/tag-candidates.js';
 import { checkMaxResults, decodeToken, encodeToken, paginate, type Page } from '../common/pagination.js';
 import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, loadInstances } from './lookup.js';
@@ -234,34 +235,15 @@ async function interfacesOf(ctx: RequestContext, recs: readonly InstanceRecord[]
   return (rec: InstanceRecord) => rec.networkInterfaceIds.flatMap((id) => byId.get(id) ?? []);
 }
 
-const isPattern = (value: string) => /[*?\\]/.test(value);
-
 /**
- * The ids that filters on indexed attributes (tag:Key, tag-key, instance-id) narrow the answer to,
- * or undefined when none does: then every instance is a candidate. The filters still run on the
- * candidates afterwards, so this only saves reading instances that cannot match: a tag:Key value
- * with wildcards narrows to the key's values that begin with the text before its first wildcard.
+ * The ids that filters on indexed attributes (tags, instance-id) narrow the answer to, or undefined
+ * when none does: then every instance is a candidate. The filters still run on the candidates
+ * afterwards, so this only saves reading instances that cannot match.
  */
 async function indexedCandidates(ctx: RequestContext, filters: readonly Filter[] | undefined): Promise<Set<string> | undefined> {
-  let ids: Set<string> | undefined;
+  let ids = await tagCandidates(ctx.store, ctx.scope, filters);
   for (const f of filters ?? []) {
-    const name = f.Name ?? '';
-    const values = f.Values ?? [];
-    if (values.length === 0) continue;
-    let matching: string[];
-    if (name.startsWith('tag:')) {
-      const key = name.slice(4);
-      matching = (await Promise.all(values.map((v) => isPattern(v)
-        ? ctx.store.resourcesWithTagPrefix(ctx.scope, key, literalPrefix(v))
-        : ctx.store.resourcesWithTag(ctx.scope, key, v)))).flat();
-    } else if (values.some(isPattern)) {
-      continue;
-    } else if (name === 'tag-key') {
-      matching = (await Promise.all(values.map((k) => ctx.store.resourcesWithTag(ctx.scope, k)))).flat();
-    } else if (name === 'instance-id') {
-      matching = values;
-    } else continue;
-    ids = ids ? new Set(matching.filter((id) => ids!.has(id))) : new Set(matching);
+    if (f.Name === 'instance-id' && f.Values?.length && !f.Values.some(isPattern)) ids = narrowed(ids, f.Values);
   }
   return ids;
 }

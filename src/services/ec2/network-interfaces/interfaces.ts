@@ -6,6 +6,7 @@ import type {
 import { ApiError, invalidParameterCombination, invalidParameterValue } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, applyRecordFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
+import { amongCandidates, tagCandidates } from '../common/tag-candidates.js';
 import { paginate } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
 import { ensureDefaultVpc, launchGroups } from '../vpc/index.js';
@@ -104,8 +105,9 @@ async function describeNetworkInterfaces(input: DescribeNetworkInterfacesRequest
     throw invalidParameterCombination('The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults');
   }
   // All of them as the store's shared records, read only (presenting copies what it shows).
-  const all = ids.length > 0 ? await loadInterfaces(ctx, ids) : [...await ctx.store.listShared<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)];
-  const records = applyRecordFilters(all, input.Filters, RECORD_FIELDS);
+  const all = ids.length > 0 ? await loadInterfaces(ctx, ids) : await ctx.store.listShared<NetworkInterfaceRecord>(ENI_KIND, ctx.scope);
+  const candidates = amongCandidates(all, await tagCandidates(ctx.store, ctx.scope, input.Filters), (n) => n.NetworkInterfaceId);
+  const records = applyRecordFilters(candidates, input.Filters, RECORD_FIELDS);
   records.sort((a, b) => (a.NetworkInterfaceId < b.NetworkInterfaceId ? -1 : a.NetworkInterfaceId > b.NetworkInterfaceId ? 1 : 0));
   const tags = await tagSets(ctx, records.map((r) => r.NetworkInterfaceId));
   const dns = dnsNameIn(ctx);

@@ -9,6 +9,7 @@ import type { Tag } from '../../../store/store.js';
 import { newId } from '../../../util/ids.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, applyRecordFilters, type FilterFields } from '../common/filters.js';
+import { amongCandidates, tagCandidates } from '../common/tag-candidates.js';
 import { paginate } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
@@ -147,9 +148,11 @@ const recordFields: FilterFields<VolumeRecord> = {
 
 /** The caller's volumes (those named, or all), presented and filtered. */
 async function describedVolumes(ctx: RequestContext, ids: readonly string[] | undefined, filters: DescribeVolumesRequest['Filters']) {
-  const vols = applyRecordFilters(ids && ids.length
+  const stored = ids && ids.length
     ? await loadVolumes(ctx, ids)
-    : (await ctx.store.listShared<VolumeRecord>(VOLUME_KIND, ctx.scope)).map((v) => settled(v, ctx.now())), filters, recordFields);
+    : (await ctx.store.listShared<VolumeRecord>(VOLUME_KIND, ctx.scope)).map((v) => settled(v, ctx.now()));
+  const candidates = amongCandidates(stored, await tagCandidates(ctx.store, ctx.scope, filters), (v) => v.VolumeId);
+  const vols = applyRecordFilters(candidates, filters, recordFields);
   vols.sort((a, b) => (a.VolumeId < b.VolumeId ? -1 : 1));
   const [tags, instances] = await Promise.all([tagSets(ctx, vols.map((v) => v.VolumeId)), attachedInstances(ctx, vols)]);
   const described = vols.map((vol): Described => {

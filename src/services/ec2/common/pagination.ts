@@ -57,3 +57,15 @@ export function paginate<T>(items: readonly T[], opts: PageOptions<T>): Page<T> 
   const more = start + size < items.length;
   return { items: page, nextToken: more && page.length > 0 ? encodeToken(opts.key(page[page.length - 1]!)) : undefined };
 }
+
+/**
+ * A page cut from records that are cheap to hold and costly to present (sorted by `opts.key`):
+ * only the page's records are presented and filtered by `present`, so a page costs its own size,
+ * not that of every record, and paging through N records costs N, not N²/page. A filter that
+ * drops some of a page's records leaves it short, as EC2's filtered pages may be: fewer items than
+ * MaxResults, even none, with a NextToken while records remain.
+ */
+export async function presentedPage<R, V>(records: readonly R[], opts: PageOptions<R>, present: (page: R[]) => Promise<V[]>): Promise<Page<V>> {
+  const page = paginate(records, opts);
+  return { items: await present(page.items), nextToken: page.nextToken };
+}

@@ -5,7 +5,7 @@ import type { Scope, Tag } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, applyRecordFilters, checkFilterNames, isPattern, type Filter, type FilterFields } from '../common/filters.js';
 import { narrowed, tagCandidates } from '../common/tag-candidates.js';
-import { checkMaxResults, decodeToken, encodeToken, paginate, type Page } from '../common/pagination.js';
+import { checkMaxResults, decodeToken, encodeToken, presentedPage, type Page } from '../common/pagination.js';
 import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, loadInstances } from './lookup.js';
 import { presentInstance } from './present.js';
@@ -169,19 +169,21 @@ export const INSTANCE_FILTERS: FilterFields<InstanceView> = {
   'virtualization-type': (v) => v.inst.VirtualizationType,
 };
 
-/** Records of the given ids (all visible ones when none are given), presented with their tags. */
-export async function instanceViews(
+/**
+ * Records of the given ids (all visible ones when none are given) that the indexes and the record
+ * filters keep, in id order.
+ */
+async function instanceRecords(
   ctx: RequestContext, ids: readonly string[] | undefined, filters?: readonly Filter[],
-): Promise<InstanceView[]> {
+): Promise<InstanceRecord[]> {
   let recs: InstanceRecord[];
   if (ids?.length) recs = await loadInstances(ctx, ids);
   else {
     const candidates = await indexedCandidates(ctx, filters);
     recs = candidates ? await loadCandidates(ctx, candidates) : await allInstances(ctx);
   }
-  recs = applyRecordFilters(recs, filters, RECORD_FILTERS);
-  recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
-  return viewsOf(ctx, recs);
+  return applyRecordFilters(recs, filters, RECORD_FILTERS)
+    .sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
 }
 
 /** Records presented with their tags and interfaces, each read in one batch. */
@@ -265,8 +267,11 @@ export async function describeInstances(input: DescribeInstancesRequest, ctx: Re
     checkMaxResults(input.MaxResults, 5, 1000);
     page = await unfilteredPage(ctx, input.MaxResults, input.NextToken || undefined);
   } else {
-    const views = applyFilters(await instanceViews(ctx, input.InstanceIds, input.Filters), input.Filters, INSTANCE_FILTERS, (v) => v.tags);
-    page = paginate(views, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (v) => v.rec.InstanceId });
+    page = await presentedPage(
+      await instanceRecords(ctx, input.InstanceIds, input.Filters),
+      { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (r) => r.InstanceId },
+      async (recs) => applyFilters(await viewsOf(ctx, recs), input.Filters, INSTANCE_FILTERS, (v) => v.tags),
+    );
   }
   return { Reservations: groupByReservation(page.items), NextToken: page.nextToken };
 }

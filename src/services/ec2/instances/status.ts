@@ -6,8 +6,8 @@ import type { DescribeInstanceStatusRequest, DescribeInstanceStatusResult, Insta
 import { regionInfo } from '../../../catalog/regions.js';
 import { invalidParameterCombination } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
-import { applyFilters, type FilterFields } from '../common/filters.js';
-import { paginate } from '../common/pagination.js';
+import { applyFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
+import { presentedPage } from '../common/pagination.js';
 import { allInstances, loadInstances } from './lookup.js';
 import { stateOf } from './present.js';
 import type { InstanceRecord } from './record.js';
@@ -68,7 +68,11 @@ export async function describeInstanceStatus(input: DescribeInstanceStatusReques
   let recs = input.InstanceIds?.length ? await loadInstances(ctx, input.InstanceIds) : await allInstances(ctx);
   if (!input.IncludeAllInstances) recs = recs.filter((r) => r.state === 'running');
   recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
-  const statuses = applyFilters(recs.map((r) => statusOf(ctx, r)), input.Filters, STATUS_FILTERS);
-  const page = paginate(statuses, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (s) => s.InstanceId! });
+  checkFilterNames(input.Filters, STATUS_FILTERS as FilterFields<never>, false);
+  const page = await presentedPage(
+    recs,
+    { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (r) => r.InstanceId },
+    async (page) => applyFilters(page.map((r) => statusOf(ctx, r)), input.Filters, STATUS_FILTERS),
+  );
   return { InstanceStatuses: page.items, NextToken: page.nextToken };
 }

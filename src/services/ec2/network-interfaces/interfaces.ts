@@ -7,7 +7,7 @@ import { ApiError, invalidParameterCombination, invalidParameterValue } from '..
 import type { RequestContext } from '../../context.js';
 import { applyFilters, applyRecordFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
 import { amongCandidates, tagCandidates } from '../common/tag-candidates.js';
-import { paginate } from '../common/pagination.js';
+import { presentedPage } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
 import { ensureDefaultVpc, launchGroups } from '../vpc/index.js';
 import { requireOne, type SubnetRecord } from '../vpc/records.js';
@@ -109,11 +109,16 @@ async function describeNetworkInterfaces(input: DescribeNetworkInterfacesRequest
   const candidates = amongCandidates(all, await tagCandidates(ctx.store, ctx.scope, input.Filters), (n) => n.NetworkInterfaceId);
   const records = applyRecordFilters(candidates, input.Filters, RECORD_FIELDS);
   records.sort((a, b) => (a.NetworkInterfaceId < b.NetworkInterfaceId ? -1 : a.NetworkInterfaceId > b.NetworkInterfaceId ? 1 : 0));
-  const tags = await tagSets(ctx, records.map((r) => r.NetworkInterfaceId));
   const dns = dnsNameIn(ctx);
-  const presented = records.map((r) => presentNetworkInterface(r, tags.get(r.NetworkInterfaceId) ?? [], dns));
-  const matched = applyFilters(presented, input.Filters, FIELDS, (n) => tags.get(n.NetworkInterfaceId!));
-  const page = paginate(matched, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (n) => n.NetworkInterfaceId! });
+  const page = await presentedPage(
+    records,
+    { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (r) => r.NetworkInterfaceId },
+    async (recs) => {
+      const tags = await tagSets(ctx, recs.map((r) => r.NetworkInterfaceId));
+      const presented = recs.map((r) => presentNetworkInterface(r, tags.get(r.NetworkInterfaceId) ?? [], dns));
+      return applyFilters(presented, input.Filters, FIELDS, (n) => tags.get(n.NetworkInterfaceId!));
+    },
+  );
   return { NetworkInterfaces: page.items, NextToken: page.nextToken };
 }
 

@@ -10,7 +10,7 @@ import { newId } from '../../../util/ids.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, applyRecordFilters, type FilterFields } from '../common/filters.js';
 import { amongCandidates, tagCandidates } from '../common/tag-candidates.js';
-import { paginate } from '../common/pagination.js';
+import { paginate, presentedPage } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
 import { findSnapshot, snapshotProgress } from '../snapshots/record.js';
@@ -146,14 +146,20 @@ const recordFields: FilterFields<VolumeRecord> = {
   'volume-id': (v) => v.VolumeId,
 };
 
-/** The caller's volumes (those named, or all), presented and filtered. */
-async function describedVolumes(ctx: RequestContext, ids: readonly string[] | undefined, filters: DescribeVolumesRequest['Filters']) {
+/**
+ * The caller's volumes (those named, or all), settled, that the tags index and the record filters
+ * keep, in id order.
+ */
+async function volumeRecords(ctx: RequestContext, ids: readonly string[] | undefined, filters: DescribeVolumesRequest['Filters']) {
   const stored = ids && ids.length
     ? await loadVolumes(ctx, ids)
     : (await ctx.store.listShared<VolumeRecord>(VOLUME_KIND, ctx.scope)).map((v) => settled(v, ctx.now()));
   const candidates = amongCandidates(stored, await tagCandidates(ctx.store, ctx.scope, filters), (v) => v.VolumeId);
-  const vols = applyRecordFilters(candidates, filters, recordFields);
-  vols.sort((a, b) => (a.VolumeId < b.VolumeId ? -1 : 1));
+  return applyRecordFilters(candidates, filters, recordFields).sort((a, b) => (a.VolumeId < b.VolumeId ? -1 : 1));
+}
+
+/** Volumes presented, and the filters applied to what is presented. */
+async function presentedVolumes(ctx: RequestContext, vols: readonly VolumeRecord[], filters: DescribeVolumesRequest['Filters']) {
   const [tags, instances] = await Promise.all([tagSets(ctx, vols.map((v) => v.VolumeId)), attachedInstances(ctx, vols)]);
   const described = vols.map((vol): Described => {
     const t = tags.get(vol.VolumeId);
@@ -163,8 +169,11 @@ async function describedVolumes(ctx: RequestContext, ids: readonly string[] | un
 }
 
 export async function describeVolumes(input: DescribeVolumesRequest, ctx: RequestContext): Promise<DescribeVolumesResult> {
-  const matched = await describedVolumes(ctx, input.VolumeIds, input.Filters);
-  const page = paginate(matched, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 500, key: (d) => d.vol.VolumeId });
+  const page = await presentedPage(
+    await volumeRecords(ctx, input.VolumeIds, input.Filters),
+    { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 500, key: (v) => v.VolumeId },
+    (vols) => presentedVolumes(ctx, vols, input.Filters),
+  );
   return { Volumes: page.items.map((d) => d.view), NextToken: page.nextToken };
 }
 
@@ -179,8 +188,8 @@ const statusFields: FilterFields<VolumeStatusItem> = {
 
 /** Simulated volumes never fail: I/O is enabled and every check passes. */
 export async function describeVolumeStatus(input: DescribeVolumeStatusRequest, ctx: RequestContext): Promise<DescribeVolumeStatusResult> {
-  const vols = await describedVolumes(ctx, input.VolumeIds, undefined);
-  const items: VolumeStatusItem[] = vols.map(({ vol }) => ({
+  const vols = await volumeRecords(ctx, input.VolumeIds, undefined);
+  const items: VolumeStatusItem[] = vols.map((vol) => ({
     VolumeId: vol.VolumeId,
     AvailabilityZone: vol.AvailabilityZone,
     VolumeStatus: {

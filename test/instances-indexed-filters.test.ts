@@ -124,4 +124,65 @@ result = {"wrong": wrong, "checked": checked}
     assert.deepEqual(out.wrong, []);
     assert.ok(out.checked > 40, `only ${out.checked} filter values checked`);
   });
+
+  it('answers the filters it applies to interface records as the presented instances would', async () => {
+    // Groups and interface fields, each value seen in the presented instances and a wildcard of it:
+    // instances in a group of their own, one with a second interface in another group, and a
+    // terminated one (which shows no groups and no interfaces).
+    const out = nimbus.boto3(`
+vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+web = ec2.create_security_group(GroupName="iface-web", Description="web", VpcId=vpc)["GroupId"]
+side = ec2.create_security_group(GroupName="iface-side", Description="side", VpcId=vpc)["GroupId"]
+def launch(count, **kw):
+    return [i for i in ec2.run_instances(ImageId="${AMI}", InstanceType="t3.micro", MinCount=count, MaxCount=count, **kw)["Instances"]]
+webs = launch(2, SecurityGroupIds=[web])
+plain = launch(1)[0]
+gone = launch(1, SecurityGroupIds=[web])[0]["InstanceId"]
+extra = ec2.create_network_interface(SubnetId=plain["SubnetId"], Groups=[side], Description="second card")["NetworkInterface"]["NetworkInterfaceId"]
+ec2.get_waiter("instance_running").wait(InstanceIds=[plain["InstanceId"]], WaiterConfig={"Delay": 1})
+ec2.attach_network_interface(NetworkInterfaceId=extra, InstanceId=plain["InstanceId"], DeviceIndex=1)
+ec2.terminate_instances(InstanceIds=[gone])
+ec2.get_waiter("instance_terminated").wait(InstanceIds=[gone], WaiterConfig={"Delay": 1})
+nics = lambda i: i.get("NetworkInterfaces", [])
+fields = {
+    "group-id": lambda i: [g["GroupId"] for g in i["SecurityGroups"]],
+    "group-name": lambda i: [g["GroupName"] for g in i["SecurityGroups"]],
+    "instance.group-id": lambda i: [g["GroupId"] for g in i["SecurityGroups"]],
+    "instance.group-name": lambda i: [g["GroupName"] for g in i["SecurityGroups"]],
+    "network-interface.addresses.primary": lambda i: [str(a["Primary"]).lower() for n in nics(i) for a in n["PrivateIpAddresses"]],
+    "network-interface.addresses.private-ip-address": lambda i: [a["PrivateIpAddress"] for n in nics(i) for a in n["PrivateIpAddresses"]],
+    "network-interface.attachment.attachment-id": lambda i: [n["Attachment"]["AttachmentId"] for n in nics(i)],
+    "network-interface.attachment.delete-on-termination": lambda i: [str(n["Attachment"]["DeleteOnTermination"]).lower() for n in nics(i)],
+    "network-interface.attachment.device-index": lambda i: [str(n["Attachment"]["DeviceIndex"]) for n in nics(i)],
+    "network-interface.description": lambda i: [n["Description"] for n in nics(i) if n.get("Description")],
+    "network-interface.group-id": lambda i: [g["GroupId"] for n in nics(i) for g in n["Groups"]],
+    "network-interface.group-name": lambda i: [g["GroupName"] for n in nics(i) for g in n["Groups"]],
+    "network-interface.mac-address": lambda i: [n["MacAddress"] for n in nics(i)],
+    "network-interface.network-interface-id": lambda i: [n["NetworkInterfaceId"] for n in nics(i)],
+    "network-interface.owner-id": lambda i: [n["OwnerId"] for n in nics(i)],
+    "network-interface.private-ip-address": lambda i: [n["PrivateIpAddress"] for n in nics(i)],
+    "network-interface.source-dest-check": lambda i: [str(n["SourceDestCheck"]).lower() for n in nics(i)],
+    "network-interface.subnet-id": lambda i: [n["SubnetId"] for n in nics(i)],
+    "network-interface.vpc-id": lambda i: [n["VpcId"] for n in nics(i)],
+}
+every = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+def ids(name, value):
+    return sorted(i["InstanceId"] for r in ec2.describe_instances(Filters=[{"Name": name, "Values": [value]}])["Reservations"] for i in r["Instances"])
+wrong, checked = [], 0
+for name, field in fields.items():
+    for value in sorted({v for i in every for v in field(i)}):
+        for pattern in (value, value[:3] + "*"):
+            want = sorted(i["InstanceId"] for i in every if any(v == value or (pattern.endswith("*") and v.startswith(pattern[:-1])) for v in field(i)))
+            got = ids(name, pattern)
+            checked += 1
+            if got != want:
+                wrong.append([name, pattern, got, want])
+result = {"wrong": wrong, "checked": checked, "web": sorted(i["InstanceId"] for i in webs), "byWeb": ids("instance.group-id", web),
+          "bySide": ids("network-interface.group-id", side), "plain": plain["InstanceId"]}
+`) as { wrong: unknown[]; checked: number; web: string[]; byWeb: string[]; bySide: string[]; plain: string };
+    assert.deepEqual(out.wrong, []);
+    assert.ok(out.checked > 60, `only ${out.checked} filter values checked`);
+    assert.deepEqual(out.byWeb, out.web, 'a terminated instance shows no groups');
+    assert.deepEqual(out.bySide, [out.plain], 'a second interface answers for its instance');
+  });
 });

@@ -9,7 +9,7 @@ import { checkMaxResults, decodeToken, encodeToken, presentedPage, type Page } f
 import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, loadInstances } from './lookup.js';
 import { presentInstance } from './present.js';
-import { ENI_KIND, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
+import { ENI_KIND, primaryAddress, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { INSTANCE_KIND, STATE_CODES, type InstanceRecord } from './record.js';
 
 /**
@@ -80,6 +80,44 @@ const RECORD_FILTERS: FilterFields<InstanceRecord> = {
   'reservation-id': (r) => r.ReservationId,
   'subnet-id': (r) => unlessGone(r, r.SubnetId),
   'vpc-id': (r) => unlessGone(r, r.VpcId),
+};
+
+/** An instance's record with its attached interfaces' records, the primary first. */
+interface WiredRecord {
+  rec: InstanceRecord;
+  enis: readonly NetworkInterfaceRecord[];
+}
+
+/** The interfaces a presented instance shows: none once it is terminated. */
+const shown = (w: WiredRecord) => (w.rec.state === 'terminated' ? [] : w.enis);
+/** The instance's groups: its primary interface's. */
+const instanceGroups = (w: WiredRecord) => shown(w).find((e) => e.NetworkInterfaceId === w.rec.NetworkInterfaceId)?.Groups ?? [];
+
+/**
+ * The filters that the records of an instance's interfaces answer as the presented instance would
+ * (see RECORD_FILTERS): a security group or subnet that few instances use no longer presents all.
+ */
+const INTERFACE_FILTERS: FilterFields<WiredRecord> = {
+  'group-id': (w) => instanceGroups(w).map((g) => g.GroupId),
+  'group-name': (w) => instanceGroups(w).map((g) => g.GroupName),
+  'instance.group-id': (w) => instanceGroups(w).map((g) => g.GroupId),
+  'instance.group-name': (w) => instanceGroups(w).map((g) => g.GroupName),
+  'network-interface.addresses.primary': (w) => shown(w).flatMap((n) => n.PrivateIpAddresses.map((a) => a.Primary)),
+  'network-interface.addresses.private-ip-address': (w) => shown(w).flatMap((n) => n.PrivateIpAddresses.map((a) => a.PrivateIpAddress)),
+  'network-interface.attachment.attachment-id': (w) => shown(w).map((n) => n.Attachment?.AttachmentId),
+  'network-interface.attachment.delete-on-termination': (w) => shown(w).map((n) => n.Attachment?.DeleteOnTermination),
+  'network-interface.attachment.device-index': (w) => shown(w).map((n) => n.Attachment?.DeviceIndex),
+  'network-interface.description': (w) => shown(w).map((n) => n.Description),
+  'network-interface.group-id': (w) => shown(w).flatMap((n) => n.Groups.map((g) => g.GroupId)),
+  'network-interface.group-name': (w) => shown(w).flatMap((n) => n.Groups.map((g) => g.GroupName)),
+  'network-interface.ipv6-addresses.ipv6-address': (w) => shown(w).flatMap((n) => n.Ipv6Addresses),
+  'network-interface.mac-address': (w) => shown(w).map((n) => n.MacAddress),
+  'network-interface.network-interface-id': (w) => shown(w).map((n) => n.NetworkInterfaceId),
+  'network-interface.owner-id': (w) => shown(w).map((n) => n.OwnerId),
+  'network-interface.private-ip-address': (w) => shown(w).map((n) => primaryAddress(n).PrivateIpAddress),
+  'network-interface.source-dest-check': (w) => shown(w).map((n) => n.SourceDestCheck),
+  'network-interface.subnet-id': (w) => shown(w).map((n) => n.SubnetId),
+  'network-interface.vpc-id': (w) => shown(w).map((n) => n.VpcId),
 };
 
 const onRecord = Object.fromEntries(
@@ -182,8 +220,12 @@ async function instanceRecords(
     const candidates = await indexedCandidates(ctx, filters);
     recs = candidates ? await loadCandidates(ctx, candidates) : await allInstances(ctx);
   }
-  return applyRecordFilters(recs, filters, RECORD_FILTERS)
-    .sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
+  recs = applyRecordFilters(recs, filters, RECORD_FILTERS);
+  if (filters?.some((f) => Object.hasOwn(INTERFACE_FILTERS, f.Name ?? ''))) {
+    const enis = await interfacesOf(ctx, recs);
+    recs = applyRecordFilters(recs.map((rec) => ({ rec, enis: enis(rec) })), filters, INTERFACE_FILTERS).map((w) => w.rec);
+  }
+  return recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
 }
 
 /** Records presented with their tags and interfaces, each read in one batch. */

@@ -41,6 +41,16 @@ const isTimed = (d: ComputeDriver): d is TimedDriver => typeof (d as Partial<Tim
 /** How many instances one pass inspects at once. */
 const INSPECT_CONCURRENCY = 32;
 
+/**
+ * How many instances a full pass reads from the store at once: each page is a read of its own, so
+ * that requests go on between pages. Read whole, 20,000 instances held every request for half a
+ * second once a minute.
+ */
+const FULL_PASS_PAGE = 500;
+
+/** The reconciler's writes can be derived again from the driver after a loss: no fsync for them. */
+const RELAXED = { relaxed: true };
+
 type DriverStep = 'start' | 'stop' | 'force-stop' | 'destroy' | 'reboot';
 
 /** What to do for one instance: a driver call, and/or a change of its record. */
@@ -197,12 +207,31 @@ export class InstanceReconciler {
 
   /** One pass; returns when the next one is due. */
   private async pass(): Promise<number | undefined> {
-    const full = this.now() - this.lastFullPass >= this.fullPassMs;
-    if (full) this.lastFullPass = this.now();
-    // The reconciler's writes can be derived again from the driver after a loss: no fsync for them.
-    const relaxed = { relaxed: true };
-    const items = await this.plane.store.transaction(() => (full ? this.allItems() : this.dueItems()), relaxed);
+    if (this.now() - this.lastFullPass < this.fullPassMs) {
+      await this.reconcile(await this.plane.store.transaction(() => this.dueItems(), RELAXED));
+      return this.nextWake();
+    }
+    this.lastFullPass = this.now();
+    this.forgetSchedule();
+    // Every instance, a page at a time, letting the event loop go between pages so that requests
+    // go on however large the fleet. An instance written meanwhile is in the queue too (its watch).
+    const { store } = this.plane;
+    const known = new Set<string>();
+    let after: ResourceRef | undefined;
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const page = await store.transaction(() => store.listAllAfter<InstanceRecord>(INSTANCE_KIND, after, FULL_PASS_PAGE), RELAXED);
+      for (const { doc } of page) known.add(doc.InstanceId);
+      await this.reconcile(page.map(({ scope, doc }) => ({ scope, rec: doc })));
+      if (page.length < FULL_PASS_PAGE) break;
+      after = page[page.length - 1]!;
+    }
+    await this.destroyOrphans(known);
+    return this.nextWake();
+  }
 
+  /** Decides each item, starts the driver steps, and applies the record changes in one transaction. */
+  private async reconcile(items: readonly Item[]): Promise<void> {
     const decided = await mapBounded(items, INSPECT_CONCURRENCY, async (item) => {
       if (this.inFlight.has(item.rec.InstanceId)) return { item, decision: wait };
       const actual = item.actual ?? (await this.driver.inspect(item.rec.InstanceId));
@@ -221,7 +250,7 @@ export class InstanceReconciler {
             // A new state that needs a driver step: the next pass, at once, decides it.
             if (waiting && dueAt === undefined) this.enqueue(item);
           }
-        }, relaxed);
+        }, RELAXED);
       } finally {
         this.ownWrites.clear();
       }
@@ -231,8 +260,6 @@ export class InstanceReconciler {
     }
     // A state change releases or assigns addresses, which the network controller maps.
     if (advanced.length > 0) this.plane.committed?.();
-    if (full) await this.destroyOrphans(items);
-    return this.nextWake();
   }
 
   /** When the next pass is due: at once for a queue left by this one, else the earliest due time. */
@@ -355,19 +382,17 @@ export class InstanceReconciler {
     return items;
   }
 
-  /** Every instance: what the queue and the due times knew is rebuilt from this pass's decisions. */
-  private async allItems(): Promise<Item[]> {
+  /** A full pass rebuilds what the queue and the due times knew from its decisions. */
+  private forgetSchedule(): void {
     this.queue.clear();
     this.waitingOn.clear();
     this.due.clear();
     this.dueOrder = newDueOrder();
     this.pollAt = undefined;
-    return (await this.plane.store.listAll<InstanceRecord>(INSTANCE_KIND)).map(({ scope, doc }) => ({ scope, rec: doc }));
   }
 
   /** What the driver runs that the store does not know (any more) is removed. */
-  private async destroyOrphans(items: Item[]): Promise<void> {
-    const known = new Set(items.map((i) => i.rec.InstanceId));
+  private async destroyOrphans(known: ReadonlySet<string>): Promise<void> {
     for (const id of await this.driver.list()) {
       if (!known.has(id)) await this.driver.destroy(id).catch((err: unknown) => console.error(`nimbus: could not destroy orphan ${id}:`, err));
     }

@@ -412,6 +412,15 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ scope: { account: r.account, region: r.region }, doc: JSON.parse(r.doc) as T }));
   }
 
+  async listAllAfter<T>(kind: string, after: ResourceRef | undefined, limit: number): Promise<{ scope: Scope; id: string; doc: T }[]> {
+    const rows = this.stmt(
+      'SELECT account, region, id, doc FROM resources WHERE kind=? AND (account, region, id) > (?, ?, ?) ORDER BY account, region, id LIMIT ?',
+    ).all(kind, after?.scope.account ?? '', after?.scope.region ?? '', after?.id ?? '', limit) as {
+      account: string; region: string; id: string; doc: string;
+    }[];
+    return rows.map((r) => ({ scope: { account: r.account, region: r.region }, id: r.id, doc: JSON.parse(r.doc) as T }));
+  }
+
   async tagsOf(scope: Scope, resourceIds: readonly string[]): Promise<Map<string, Tag[]>> {
     const out = new Map<string, Tag[]>();
     if (resourceIds.length === 0) return out;

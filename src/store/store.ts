@@ -100,6 +100,11 @@ export interface Store {
   watch(kind: string, listener: (changed: readonly ResourceRef[]) => void): void;
   /** Resources of a kind across every account and region, for reconcilers. */
   listAll<T>(kind: string): Promise<{ scope: Scope; doc: T }[]>;
+  /**
+   * Up to `limit` resources of a kind across every account and region, in (account, region, id)
+   * order, from the one after `after` (from the first when undefined): a scan of them all in pages.
+   */
+  listAllAfter<T>(kind: string, after: ResourceRef | undefined, limit: number): Promise<{ scope: Scope; id: string; doc: T }[]>;
 
   tagsOf(scope: Scope, resourceIds: readonly string[]): Promise<Map<string, Tag[]>>;
   queryTags(scope: Scope, query: TagQuery): Promise<TagRow[]>;

@@ -510,6 +510,11 @@ class Workload:
             r[f'raw_run_median_{big}'], _ = raw_latency(self.server, raw, self.prof['run_calls'], collect)
             r[f'raw_run_median_{small}'] = r['raw_run_median']
             r['raw_run_empty_subnet'], r['raw_run_full_subnet'] = self.launches_as_subnet_fills(collect)
+            # Start-up again on the data directory of the big fleet, against the first start-up's
+            # (an empty store): what a restart after an upgrade or a crash waits for.
+            self.server.stop()
+            r[f'startup_ms_{big}'] = self.server.start() * 1000
+            r[f'startup_ms_{small}'] = r['startup'] * 1000
         return r
 
     def launches_as_subnet_fills(self, collect):
@@ -628,6 +633,10 @@ def table(nimbus, moto, prof):
     if a is not None and b is not None:
         growth.append(dict(label=f"RunInstances x1, server (raw signed request), median of {prof['run_calls']}",
                            a=a, b=b, growth=b / a, gated=True))
+    a, b = nimbus.get(f'startup_ms_{small}'), nimbus.get(f'startup_ms_{large}')
+    if a is not None and b is not None:
+        growth.append(dict(label=f'start-up to first DescribeRegions, on an empty store (the first start-up) and on the fleet of N={large:,}',
+                           a=a, b=b, growth=b / a, gated=True))
     a, b = nimbus.get('raw_run_empty_subnet'), nimbus.get('raw_run_full_subnet')
     if a is not None and b is not None:
         growth.append(dict(label=f"RunInstances x1, server (raw signed request), median of {FULL_SUBNET['timed']}",
@@ -675,11 +684,13 @@ def render(rows, growth, prof, meta):
         for r in capped:
             lines.append(f"| {r['label']} | {r['client_ms']:.1f} | {r['beyond_ms']:.1f} | {r['ceiling']:.1f}x | "
                          f"{r['server']['ratio']:.1f}x |")
-    lines += ['', f'Growth of Nimbus\'s lookups from N={small:,} to N={large:,} (target: within 2x), and of its '
+    lines += ['', f'Growth of Nimbus\'s lookups from N={small:,} to N={large:,} (target: within 2x), and of its start-up and '
               'launches, held to the same line. By tag: a tag that one instance carries, so the answer has the same '
               f'size at every N. Launches: the timed series above that brings the fleet to N={small:,}, against '
               f'the same series into the fleet of N={large:,} once it has settled. DescribeSubnets: every answer '
-              'counts the addresses that the fleet\'s interfaces hold in each subnet.', '',
+              'counts the addresses that the fleet\'s interfaces hold in each subnet. Start-up: the first one, on an '
+              f'empty store, against the server started again on the data directory of N={large:,} (its first column '
+              f'is not at N={small:,}).', '',
               f'| measure | ms at N={small:,} | ms at N={large:,} | growth | met |', '| --- | ---: | ---: | ---: | :---: |']
     row = lambda g: f"| {g['label']} | {g['a']:.2f} | {g['b']:.2f} | {g['growth']:.2f}x | {'yes' if g['growth'] <= 2 else 'NO'} |"
     lines += [row(g) for g in growth if g.get('section') != 'fill']

@@ -25,13 +25,13 @@ ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig={"Delay": 
 ec2.stop_instances(InstanceIds=ids[:4])
 enis = [i["NetworkInterfaces"][0]["NetworkInterfaceId"] for i in run]
 vols = [v["VolumeId"] for v in ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": ids}])["Volumes"]]
-# Every third instance, interface and volume carries a value that only their presented tags answer
-# (tag-value narrows nothing through the index).
+# Every third instance, interface and volume carries a tag that only their presented tags answer
+# (tag-key with a wildcard narrows nothing through the index).
 marked = ids[::3] + sorted(enis)[::3] + sorted(vols)[::3]
 ec2.create_tags(Resources=marked, Tags=[{"Key": "pick", "Value": "yes"}])
 ec2.get_waiter("instance_stopped").wait(InstanceIds=ids[:4], WaiterConfig={"Delay": 1})
 
-pick = [{"Name": "tag-value", "Values": ["yes"]}]
+pick = [{"Name": "tag-key", "Values": ["pi*"]}]
 calls = {
     "instances": (ec2.describe_instances, lambda p: [i["InstanceId"] for r in p["Reservations"] for i in r["Instances"]], pick),
     "interfaces": (ec2.describe_network_interfaces, lambda p: [n["NetworkInterfaceId"] for n in p["NetworkInterfaces"]], pick),

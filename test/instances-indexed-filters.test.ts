@@ -53,6 +53,8 @@ result = {
     "wildcard-and-exact": ids(f("tag:role", "web", "?b")),
     "beyond-the-bmp": ids(f("tag:role", "\\U0001F680*")),
     "wildcard-and-type": ids(f("tag:role", "*"), f("instance-type", "t3.small")),
+    "tag-value": ids(f("tag-value", "web")),
+    "tag-value-wildcard": ids(f("tag-value", "w*", "b")),
     "missing-tag": ids(f("tag:role", "nobody")),
 }
 `) as Record<string, string[]>;
@@ -73,6 +75,8 @@ result = {
     assert.deepEqual(out['wildcard-and-exact'], sorted(out.web!, out.db!, out.gone!));
     assert.deepEqual(out['beyond-the-bmp'], out.rocket);
     assert.deepEqual(out['wildcard-and-type'], out.db);
+    assert.deepEqual(out['tag-value'], sorted(out.web!, out.gone!));
+    assert.deepEqual(out['tag-value-wildcard'], sorted(out.web!, out.gone!, out.star!, out.db!), 'any key: team=b matches b');
     assert.deepEqual(out.escaped, sorted(out.web!, out.gone!), 'an escaped character matches itself');
     assert.deepEqual(out['missing-tag'], []);
   });

@@ -466,10 +466,13 @@ export class SqliteStore implements Store {
     return rows.map((r) => r.resource_id);
   }
 
-  async resourcesWithTagPrefix(scope: Scope, key: string, valuePrefix: string): Promise<string[]> {
-    const rows = this.stmt('SELECT resource_id FROM tags WHERE account=? AND region=? AND key=? AND value>=? AND value<?').all(
-      scope.account, scope.region, key, valuePrefix, prefixEnd(valuePrefix),
-    ) as { resource_id: string }[];
+  async resourcesWithTagPrefix(scope: Scope, key: string | undefined, valuePrefix: string): Promise<string[]> {
+    const range = [valuePrefix, prefixEnd(valuePrefix)];
+    const rows = (key === undefined
+      ? this.stmt('SELECT DISTINCT resource_id FROM tags WHERE account=? AND region=? AND value>=? AND value<?')
+        .all(scope.account, scope.region, ...range)
+      : this.stmt('SELECT resource_id FROM tags WHERE account=? AND region=? AND key=? AND value>=? AND value<?')
+        .all(scope.account, scope.region, key, ...range)) as { resource_id: string }[];
     return rows.map((r) => r.resource_id);
   }
 

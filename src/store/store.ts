@@ -110,8 +110,11 @@ export interface Store {
   queryTags(scope: Scope, query: TagQuery): Promise<TagRow[]>;
   /** Ids of resources that carry the tag (value undefined: any value). */
   resourcesWithTag(scope: Scope, key: string, value?: string): Promise<string[]>;
-  /** Ids of resources that carry the key with a value beginning with `valuePrefix` (an index range). */
-  resourcesWithTagPrefix(scope: Scope, key: string, valuePrefix: string): Promise<string[]>;
+  /**
+   * Ids of resources with a tag whose value begins with `valuePrefix`, under `key` (an index range)
+   * or under any key (undefined: a scan of the region's tags).
+   */
+  resourcesWithTagPrefix(scope: Scope, key: string | undefined, valuePrefix: string): Promise<string[]>;
   setTags(scope: Scope, resourceId: string, resourceType: string, tags: readonly Tag[]): Promise<void>;
   deleteTags(scope: Scope, resourceId: string, tags: readonly { Key: string; Value?: string }[]): Promise<void>;
   deleteAllTags(scope: Scope, resourceId: string): Promise<void>;

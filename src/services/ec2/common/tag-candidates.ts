@@ -6,10 +6,10 @@ import type { Scope, Store } from '../../../store/store.js';
 import { isPattern, literalPrefix, type Filter } from './filters.js';
 
 /**
- * The ids that every tag:Key and tag-key filter allows, or undefined when none is given (every
- * resource is then a candidate). A superset: a tag:Key value with wildcards allows the key's values
- * that begin with its text before the first wildcard, and the filters still run on what is kept.
- * tag-key with wildcards and tag-value narrow nothing.
+ * The ids that every tag:Key, tag-key and tag-value filter allows, or undefined when none is given
+ * (every resource is then a candidate). A superset: a value with wildcards allows the values that
+ * begin with its text before the first wildcard, a tag-value any key's value that begins with its
+ * text, and the filters still run on what is kept. tag-key with wildcards narrows nothing.
  */
 export async function tagCandidates(store: Store, scope: Scope, filters: readonly Filter[] | undefined): Promise<Set<string> | undefined> {
   let ids: Set<string> | undefined;
@@ -23,6 +23,8 @@ export async function tagCandidates(store: Store, scope: Scope, filters: readonl
       matching = await Promise.all(values.map((v) => isPattern(v)
         ? store.resourcesWithTagPrefix(scope, key, literalPrefix(v))
         : store.resourcesWithTag(scope, key, v)));
+    } else if (name === 'tag-value') {
+      matching = await Promise.all(values.map((v) => store.resourcesWithTagPrefix(scope, undefined, isPattern(v) ? literalPrefix(v) : v)));
     } else if (name === 'tag-key' && !values.some(isPattern)) {
       matching = await Promise.all(values.map((k) => store.resourcesWithTag(scope, k)));
     } else continue;

@@ -24,7 +24,7 @@ export async function tagCandidates(store: Store, scope: Scope, filters: readonl
         ? store.resourcesWithTagPrefix(scope, key, literalPrefix(v))
         : store.resourcesWithTag(scope, key, v)));
     } else if (name === 'tag-value') {
-      matching = await Promise.all(values.map((v) => store.resourcesWithTagPrefix(scope, undefined, isPattern(v) ? literalPrefix(v) : v)));
+      matching = await Promise.all(values.map((v) => store.resourcesWithTagPrefix(scope, undefined, literalPrefix(v))));
     } else if (name === 'tag-key' && !values.some(isPattern)) {
       matching = await Promise.all(values.map((k) => store.resourcesWithTag(scope, k)));
     } else continue;

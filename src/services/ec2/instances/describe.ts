@@ -207,13 +207,16 @@ export const INSTANCE_FILTERS: FilterFields<InstanceView> = {
   'virtualization-type': (v) => v.inst.VirtualizationType,
 };
 
+/** An instance's attached interfaces, read in one batch for many instances (interfacesOf). */
+type InterfacesOf = (rec: InstanceRecord) => NetworkInterfaceRecord[];
+
 /**
  * Records of the given ids (all visible ones when none are given) that the indexes and the record
- * filters keep, in id order.
+ * filters keep, in id order, and their interfaces when the interface filters read them already.
  */
 async function instanceRecords(
   ctx: RequestContext, ids: readonly string[] | undefined, filters?: readonly Filter[],
-): Promise<InstanceRecord[]> {
+): Promise<{ recs: InstanceRecord[]; enis?: InterfacesOf }> {
   let recs: InstanceRecord[];
   if (ids?.length) recs = await loadInstances(ctx, ids);
   else {
@@ -221,17 +224,19 @@ async function instanceRecords(
     recs = candidates ? await loadCandidates(ctx, candidates) : await allInstances(ctx);
   }
   recs = applyRecordFilters(recs, filters, RECORD_FILTERS);
+  let enis: InterfacesOf | undefined;
   if (filters?.some((f) => Object.hasOwn(INTERFACE_FILTERS, f.Name ?? ''))) {
-    const enis = await interfacesOf(ctx, recs);
-    recs = applyRecordFilters(recs.map((rec) => ({ rec, enis: enis(rec) })), filters, INTERFACE_FILTERS).map((w) => w.rec);
+    const read = await interfacesOf(ctx, recs);
+    recs = applyRecordFilters(recs.map((rec) => ({ rec, enis: read(rec) })), filters, INTERFACE_FILTERS).map((w) => w.rec);
+    enis = read;
   }
-  return recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
+  return { recs: recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0)), enis };
 }
 
-/** Records presented with their tags and interfaces, each read in one batch. */
-async function viewsOf(ctx: RequestContext, recs: readonly InstanceRecord[]): Promise<InstanceView[]> {
+/** Records presented with their tags and interfaces, each read in one batch (the interfaces unless given). */
+async function viewsOf(ctx: RequestContext, recs: readonly InstanceRecord[], read?: InterfacesOf): Promise<InstanceView[]> {
   const tags = await tagSets(ctx, recs.map((r) => r.InstanceId));
-  const enis = await interfacesOf(ctx, recs);
+  const enis = read ?? await interfacesOf(ctx, recs);
   return recs.map((rec) => new InstanceView(ctx.scope, rec, tags.get(rec.InstanceId) ?? [], enis(rec)));
 }
 
@@ -270,7 +275,7 @@ const mostOfKind = async (ctx: RequestContext, kind: string, n: number) =>
   n > 100 && n * 2 > (await ctx.store.count(kind, ctx.scope));
 
 /** The attached interfaces of many instances, read in one batch. */
-async function interfacesOf(ctx: RequestContext, recs: readonly InstanceRecord[]) {
+async function interfacesOf(ctx: RequestContext, recs: readonly InstanceRecord[]): Promise<InterfacesOf> {
   const ids = recs.flatMap((r) => r.networkInterfaceIds);
   const all = await mostOfKind(ctx, ENI_KIND, ids.length)
     ? await ctx.store.listShared<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)
@@ -309,10 +314,11 @@ export async function describeInstances(input: DescribeInstancesRequest, ctx: Re
     checkMaxResults(input.MaxResults, 5, 1000);
     page = await unfilteredPage(ctx, input.MaxResults, input.NextToken || undefined);
   } else {
+    const { recs, enis } = await instanceRecords(ctx, input.InstanceIds, input.Filters);
     page = await presentedPage(
-      await instanceRecords(ctx, input.InstanceIds, input.Filters),
+      recs,
       { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 1000, key: (r) => r.InstanceId },
-      async (recs) => applyFilters(await viewsOf(ctx, recs), input.Filters, INSTANCE_FILTERS, (v) => v.tags),
+      async (pageRecs) => applyFilters(await viewsOf(ctx, pageRecs, enis), input.Filters, INSTANCE_FILTERS, (v) => v.tags),
     );
   }
   return { Reservations: groupByReservation(page.items), NextToken: page.nextToken };

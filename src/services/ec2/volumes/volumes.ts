@@ -8,7 +8,7 @@ import { ApiError, invalidParameterValue } from '../../../protocol/errors.js';
 import type { Tag } from '../../../store/store.js';
 import { newId } from '../../../util/ids.js';
 import type { RequestContext } from '../../context.js';
-import { applyFilters, applyRecordFilters, type FilterFields } from '../common/filters.js';
+import { applyFilters, applyRecordFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
 import { amongCandidates, tagCandidates } from '../common/tag-candidates.js';
 import { paginate, presentedPage } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
@@ -169,6 +169,8 @@ async function presentedVolumes(ctx: RequestContext, vols: readonly VolumeRecord
 }
 
 export async function describeVolumes(input: DescribeVolumesRequest, ctx: RequestContext): Promise<DescribeVolumesResult> {
+  // Before MaxResults, as when the whole answer was filtered before it was paged.
+  checkFilterNames(input.Filters, volumeFields as FilterFields<never>);
   const page = await presentedPage(
     await volumeRecords(ctx, input.VolumeIds, input.Filters),
     { maxResults: input.MaxResults, nextToken: input.NextToken, min: 5, max: 500, key: (v) => v.VolumeId },

@@ -430,13 +430,14 @@ class Workload:
         median, _ = raw_latency(self.server, {'Action': 'DescribeSubnets'}, self.prof['lookups'], budget_s=self.prof['lookup_budget'])
         return median
 
-    def raw_describe_all(self):
+    def raw_describe_all(self, keep=None):
+        """Median ms of the raw describe of all; `keep` gets its pages' answers (see raw_pages)."""
         params = {'Action': 'DescribeInstances'}
         if self.prof['describe_warmup']:
             raw_pages(self.server, params)
         times, started = [], time.perf_counter()
         while len(times) < DESCRIBE_RUNS and (not times or time.perf_counter() - started < DESCRIBE_BUDGET_S):
-            times.append(raw_pages(self.server, params))
+            times.append(raw_pages(self.server, params, keep))
         return statistics.median(times)
 
     def measure_at(self, n):
@@ -444,9 +445,7 @@ class Workload:
         secs, seen = self.describe_all()
         assert seen == n, f'{self.server.name}: paginator saw {seen} of {n}'
         r[f'describe_{n}'] = secs * 1000
-        r[f'raw_describe_{n}'] = self.raw_describe_all()
-        if n == self.prof['fleet'][-1]:
-            raw_pages(self.server, {'Action': 'DescribeInstances'}, keep=self.answers)
+        r[f'raw_describe_{n}'] = self.raw_describe_all(keep=self.answers if n == self.prof['fleet'][-1] else None)
         secs, seen = self.describe_all(TAG_FILTER)
         assert seen == (n + 99) // 100, f'{self.server.name}: tag filter found {seen} of {(n + 99) // 100}'
         r[f'describe_tag_{n}'] = secs * 1000
@@ -626,21 +625,20 @@ def table(nimbus, moto, prof):
             if a is None or b is None:
                 continue
             growth.append(dict(label=f'by {kind}, {label}', a=a, b=b, growth=b / a, gated=src == 'raw'))
-    a, b = nimbus.get(f'raw_subnets_{small}'), nimbus.get(f'raw_subnets_{large}')
-    if a is not None and b is not None:
-        growth.append(dict(label='DescribeSubnets of the region, server (raw signed request)', a=a, b=b, growth=b / a, gated=True))
-    a, b = nimbus.get(f'raw_run_median_{small}'), nimbus.get(f'raw_run_median_{large}')
-    if a is not None and b is not None:
-        growth.append(dict(label=f"RunInstances x1, server (raw signed request), median of {prof['run_calls']}",
-                           a=a, b=b, growth=b / a, gated=True))
-    a, b = nimbus.get(f'startup_ms_{small}'), nimbus.get(f'startup_ms_{large}')
-    if a is not None and b is not None:
-        growth.append(dict(label=f'start-up to first DescribeRegions, on an empty store (the first start-up) and on the fleet of N={large:,}',
-                           a=a, b=b, growth=b / a, gated=True))
-    a, b = nimbus.get('raw_run_empty_subnet'), nimbus.get('raw_run_full_subnet')
-    if a is not None and b is not None:
-        growth.append(dict(label=f"RunInstances x1, server (raw signed request), median of {FULL_SUBNET['timed']}",
-                           a=a, b=b, growth=b / a, gated=True, section='fill'))
+
+    def gated(label, small_key, large_key, section=None):
+        """A gated growth row from Nimbus's two figures, when both were measured."""
+        a, b = nimbus.get(small_key), nimbus.get(large_key)
+        if a is not None and b is not None:
+            growth.append(dict(label=label, a=a, b=b, growth=b / a, gated=True, section=section))
+
+    gated('DescribeSubnets of the region, server (raw signed request)', f'raw_subnets_{small}', f'raw_subnets_{large}')
+    gated(f"RunInstances x1, server (raw signed request), median of {prof['run_calls']}",
+          f'raw_run_median_{small}', f'raw_run_median_{large}')
+    gated(f'start-up to first DescribeRegions, on an empty store (the first start-up) and on the fleet of N={large:,}',
+          f'startup_ms_{small}', f'startup_ms_{large}')
+    gated(f"RunInstances x1, server (raw signed request), median of {FULL_SUBNET['timed']}",
+          'raw_run_empty_subnet', 'raw_run_full_subnet', section='fill')
     return rows, growth
 
 

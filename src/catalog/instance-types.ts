@@ -5,21 +5,16 @@
  * with the share of zones that offer each type in instance-type-zone-share.json.
  */
 import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { projectPath } from '../util/project-root.js';
 import type { ZoneInfo } from './regions.js';
 
 const DATA_FILE = 'instance-types.jsonl';
 const ZONE_SHARE_FILE = 'instance-type-zone-share.json';
 
-/** tsc emits only code: from dist/src/catalog/ the data is still read from the source tree. */
-function dataPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'data', DATA_FILE), join(here, '../../../src/catalog/data', DATA_FILE)];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`instance type catalogue not found (looked in ${candidates.join(', ')})`);
-  return found;
+/** tsc emits only code: the data is read from the source tree. */
+function dataPath(file = DATA_FILE): string {
+  return projectPath('src/catalog/data', file);
 }
 
 /**
@@ -116,7 +111,7 @@ let zoneShares: Readonly<Record<string, number>> | undefined;
 
 /** The share of a region's zones that offer a type (summarised from AWS's offerings; 1 if unknown). */
 function zoneShare(name: string): number {
-  zoneShares ??= JSON.parse(readFileSync(join(dirname(dataPath()), ZONE_SHARE_FILE), 'utf8')) as Record<string, number>;
+  zoneShares ??= JSON.parse(readFileSync(dataPath(ZONE_SHARE_FILE), 'utf8')) as Record<string, number>;
   return zoneShares[name] ?? 1;
 }
 

@@ -1,9 +1,10 @@
 /** Listening sockets inside other network namespaces, for servers that live in this process. */
 import { fork } from 'node:child_process';
 import type { Server } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from '../util/project-root.js';
 
-const CHILD = fileURLToPath(new URL('./netns-listener-child.js', import.meta.url));
+/** The compiled child, also when this module runs from the server's bundle. */
+const CHILD = projectPath('dist/src/network/netns-listener-child.js');
 
 export interface Endpoint {
   host: string;

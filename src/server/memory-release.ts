@@ -6,9 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from '../util/project-root.js';
 
-const ADDON = fileURLToPath(new URL('../../native/nimbus-memory-release.node', import.meta.url));
+const ADDON = projectPath('dist/native/nimbus-memory-release.node');
 
 export function memoryRelease(): (() => void) | undefined {
   if (existsSync(ADDON)) {

@@ -13,7 +13,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from '../../util/project-root.js';
 import type { CgroupInfo } from './cgroups.js';
 
 export type CrunStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -65,7 +65,7 @@ const WRAPPER = [
 
 /** A helper of native/*.c, built into dist/native by `npm run build`. */
 export function nativeHelper(name: string): string {
-  return fileURLToPath(new URL(`../../../native/${name}`, import.meta.url));
+  return projectPath('dist/native', name);
 }
 
 export const IDMAP_HELPER = nativeHelper('nimbus-idmapped-mount');

@@ -6,6 +6,9 @@
 import type { Scope, Store, Tag } from '../store/store.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../services/ec2/instances/record.js';
 import { ENI_KIND, type NetworkInterfaceRecord } from '../services/ec2/network-interfaces/record.js';
+import { privateIpHolder } from '../services/ec2/network-interfaces/addresses.js';
+import { ipv6Holder, subnetIpv6Block } from '../services/ec2/network-interfaces/ipv6.js';
+import { cidrContains, formatAddress, parseCidr, type Cidr } from '../services/ec2/vpc/cidr.js';
 import { KINDS, type SubnetRecord, type VpcRecord } from '../services/ec2/vpc/records.js';
 
 export interface VpcEndpoint {
@@ -24,14 +27,19 @@ export interface Caller {
 }
 
 export async function resolveCaller(store: Store, at: VpcEndpoint, sourceIp: string): Promise<Caller | undefined> {
-  const enis = (await store.list<NetworkInterfaceRecord>(ENI_KIND, at.scope)).filter((e) => e.VpcId === at.vpcId);
-  const eni = enis.find((e) => e.PrivateIpAddresses.some((a) => a.PrivateIpAddress === sourceIp) || e.Ipv6Addresses.includes(sourceIp));
-  const instanceId = eni?.Attachment?.InstanceId;
+  const address = sourceIp.includes(':') ? parseCidr(`${sourceIp}/128`, 6) : parseCidr(`${sourceIp}/32`, 4);
+  if (!address) return undefined;
+  const ip = formatAddress(address.base, address.family); // canonical, as records and address rows hold it
+  const eniId = await addressHolder(store, at, address, ip);
+  const eni = eniId === undefined ? undefined : await store.get<NetworkInterfaceRecord>(ENI_KIND, at.scope, eniId);
+  const holds = eni?.VpcId === at.vpcId &&
+    (eni.PrivateIpAddresses.some((a) => a.PrivateIpAddress === ip) || eni.Ipv6Addresses.includes(ip));
+  const instanceId = holds ? eni.Attachment?.InstanceId : undefined;
   if (!instanceId) return undefined;
   const instance = await store.get<InstanceRecord>(INSTANCE_KIND, at.scope, instanceId);
   if (!instance || instance.state === 'terminated') return undefined;
-  const byId = new Map(enis.map((e) => [e.NetworkInterfaceId, e]));
-  const interfaces = instance.networkInterfaceIds.flatMap((id) => byId.get(id) ?? [])
+  const interfaces = (await store.getMany<NetworkInterfaceRecord>(ENI_KIND, at.scope, instance.networkInterfaceIds))
+    .filter((e) => e.Attachment?.InstanceId === instanceId)
     .sort((a, b) => a.Attachment!.DeviceIndex - b.Attachment!.DeviceIndex);
   const subnets = new Map(
     (await store.getMany<SubnetRecord>(KINDS.subnet, at.scope, [...new Set(interfaces.map((i) => i.SubnetId))])).map((s) => [s.SubnetId, s]),
@@ -39,4 +47,20 @@ export async function resolveCaller(store: Store, at: VpcEndpoint, sourceIp: str
   const vpc = await store.get<VpcRecord>(KINDS.vpc, at.scope, at.vpcId);
   const tags = (await store.tagsOf(at.scope, [instanceId])).get(instanceId) ?? [];
   return { scope: at.scope, instance, interfaces, subnets, vpc, tags };
+}
+
+/**
+ * The interface that holds `ip` in the VPC, from the address rows of the subnets whose block
+ * holds it: a read per such subnet, whatever the size of the fleet.
+ */
+async function addressHolder(store: Store, at: VpcEndpoint, address: Cidr, ip: string): Promise<string | undefined> {
+  const v6 = address.family === 6;
+  const subnets = (await store.list<SubnetRecord>(KINDS.subnet, at.scope)).filter((s) => s.VpcId === at.vpcId);
+  for (const subnet of subnets) {
+    const block = v6 ? subnetIpv6Block(subnet) : parseCidr(subnet.CidrBlock, 4);
+    if (!block || !cidrContains(block, address)) continue;
+    const holder = v6 ? await ipv6Holder(store, at.scope, subnet.SubnetId, ip) : await privateIpHolder(store, at.scope, subnet.SubnetId, ip);
+    if (holder !== undefined) return holder;
+  }
+  return undefined;
 }

@@ -76,6 +76,11 @@ export async function allocateIpv6(store: Store, scope: Scope, subnet: Ipv6Subne
   );
 }
 
+/** The interface that holds an IPv6 address (canonical) of a subnet, if any. */
+export async function ipv6Holder(store: Store, scope: Scope, subnetId: string, ip: string): Promise<string | undefined> {
+  return (await store.get<{ holder: string }>(IPV6_KIND, scope, rowKey(subnetId, ip)))?.holder;
+}
+
 export async function releaseIpv6(store: Store, scope: Scope, subnetId: string, ip: string): Promise<void> {
   await store.remove(IPV6_KIND, scope, rowKey(subnetId, ip));
 }

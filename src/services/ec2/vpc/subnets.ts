@@ -11,7 +11,6 @@ import type { Handler, RequestContext } from '../../context.js';
 import type { FilterFields } from '../common/filters.js';
 import { addTags, tagsFromSpecifications } from '../common/tagging.js';
 import { privateIpsInUse } from '../network-interfaces/addresses.js';
-import { ENI_KIND, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { saveNewSubnet, subnetRecord } from './builders.js';
 import { cidrContains, cidrSize, cidrsOverlap, parseCidr, RESERVED_SUBNET_ADDRESSES } from './cidr.js';
 import { ensureDefaultVpc } from './default-vpc.js';
@@ -130,9 +129,9 @@ async function deleteSubnet(input: DeleteSubnetRequest, ctx: RequestContext): Pr
   await ensureDefaultVpc(ctx);
   const subnet = await requireOne<SubnetRecord>(ctx, 'subnet', input.SubnetId!);
   const id = subnet.SubnetId;
-  // Every interface in the subnet is a dependency: its instance's (until terminated) and detached ones alike.
-  const interfaces = await inVpc<NetworkInterfaceRecord>(ctx, ENI_KIND, subnet.VpcId);
-  if (interfaces.some((e) => e.SubnetId === id)) {
+  // Every interface in the subnet is a dependency: its instance's (until terminated) and detached
+  // ones alike. Each holds its primary private address, so the subnet's address rows count them.
+  if ((await privateIpsInUse(ctx.store, ctx.scope, id)) > 0) {
     throw new ApiError('DependencyViolation', `The subnet '${id}' has dependencies and cannot be deleted.`);
   }
   // Its route table and network ACL associations go with it.

@@ -43,6 +43,15 @@ export function checkMaxResults(maxResults: number | undefined, min = 1, max = 1
   }
 }
 
+/** Sorts `items` in place in the order of their page key (what PageOptions.key needs), and returns them. */
+export function sortByKey<T>(items: T[], key: (item: T) => string): T[] {
+  return items.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+}
+
 export function paginate<T>(items: readonly T[], opts: PageOptions<T>): Page<T> {
   checkMaxResults(opts.maxResults, opts.min, opts.max);
   let start = 0;

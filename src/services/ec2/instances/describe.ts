@@ -5,7 +5,7 @@ import type { Scope, Tag } from '../../../store/store.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, applyRecordFilters, checkFilterNames, isPattern, type Filter, type FilterFields } from '../common/filters.js';
 import { narrowed, tagCandidates } from '../common/tag-candidates.js';
-import { checkMaxResults, decodeToken, encodeToken, presentedPage, type Page } from '../common/pagination.js';
+import { checkMaxResults, decodeToken, encodeToken, presentedPage, sortByKey, type Page } from '../common/pagination.js';
 import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, loadInstances } from './lookup.js';
 import { presentInstance } from './present.js';
@@ -230,7 +230,7 @@ async function instanceRecords(
     recs = applyRecordFilters(recs.map((rec) => ({ rec, enis: read(rec) })), filters, INTERFACE_FILTERS).map((w) => w.rec);
     enis = read;
   }
-  return { recs: recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0)), enis };
+  return { recs: sortByKey(recs, (r) => r.InstanceId), enis };
 }
 
 /** Records presented with their tags and interfaces, each read in one batch (the interfaces unless given). */

@@ -7,7 +7,7 @@ import { regionInfo } from '../../../catalog/regions.js';
 import { invalidParameterCombination } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
-import { presentedPage } from '../common/pagination.js';
+import { presentedPage, sortByKey } from '../common/pagination.js';
 import { allInstances, loadInstances } from './lookup.js';
 import { stateOf } from './present.js';
 import type { InstanceRecord } from './record.js';
@@ -67,7 +67,7 @@ export async function describeInstanceStatus(input: DescribeInstanceStatusReques
   }
   let recs = input.InstanceIds?.length ? await loadInstances(ctx, input.InstanceIds) : await allInstances(ctx);
   if (!input.IncludeAllInstances) recs = recs.filter((r) => r.state === 'running');
-  recs.sort((a, b) => (a.InstanceId < b.InstanceId ? -1 : a.InstanceId > b.InstanceId ? 1 : 0));
+  sortByKey(recs, (r) => r.InstanceId);
   checkFilterNames(input.Filters, STATUS_FILTERS as FilterFields<never>, false);
   const page = await presentedPage(
     recs,

@@ -7,7 +7,7 @@ import { ApiError, invalidParameterCombination, invalidParameterValue } from '..
 import type { RequestContext } from '../../context.js';
 import { applyFilters, applyRecordFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
 import { amongCandidates, tagCandidates } from '../common/tag-candidates.js';
-import { presentedPage } from '../common/pagination.js';
+import { presentedPage, sortByKey } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
 import { ensureDefaultVpc, launchGroups } from '../vpc/index.js';
 import { requireOne, type SubnetRecord } from '../vpc/records.js';
@@ -108,7 +108,7 @@ async function describeNetworkInterfaces(input: DescribeNetworkInterfacesRequest
   const all = ids.length > 0 ? await loadInterfaces(ctx, ids) : await ctx.store.listShared<NetworkInterfaceRecord>(ENI_KIND, ctx.scope);
   const candidates = amongCandidates(all, await tagCandidates(ctx.store, ctx.scope, input.Filters), (n) => n.NetworkInterfaceId);
   const records = applyRecordFilters(candidates, input.Filters, RECORD_FIELDS);
-  records.sort((a, b) => (a.NetworkInterfaceId < b.NetworkInterfaceId ? -1 : a.NetworkInterfaceId > b.NetworkInterfaceId ? 1 : 0));
+  sortByKey(records, (e) => e.NetworkInterfaceId);
   const dns = dnsNameIn(ctx);
   const page = await presentedPage(
     records,

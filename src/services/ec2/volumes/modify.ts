@@ -8,7 +8,7 @@ import type {
 import { ApiError, invalidParameterValue } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, type FilterFields } from '../common/filters.js';
-import { paginate } from '../common/pagination.js';
+import { paginate, sortByKey } from '../common/pagination.js';
 import { loadVolume, loadVolumes, modificationProgress, saveVolume, settle, VOLUME_KIND, volumeState, type VolumeRecord } from './record.js';
 import { resolveSpec, typeRules } from './types.js';
 import { storedTime } from '../../../util/stored-time.js';
@@ -100,7 +100,7 @@ export async function describeVolumesModifications(
       throw new ApiError('InvalidVolumeModification.NotFound', `Modification for volume '${unmodified[0]}' does not exist.`);
     }
   }
-  const mods = vols.filter((v) => v.modification).sort((a, b) => (a.VolumeId < b.VolumeId ? -1 : 1)).map((v) => presentModification(v, ctx.now()));
+  const mods = sortByKey(vols.filter((v) => v.modification), (v) => v.VolumeId).map((v) => presentModification(v, ctx.now()));
   const matched = applyFilters(mods, input.Filters, modificationFields);
   const page = paginate(matched, { maxResults: input.MaxResults, nextToken: input.NextToken, min: 1, max: 500, key: (m) => m.VolumeId! });
   return { VolumesModifications: page.items, NextToken: page.nextToken };

@@ -10,7 +10,7 @@ import { newId } from '../../../util/ids.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, applyRecordFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
 import { amongCandidates, tagCandidates } from '../common/tag-candidates.js';
-import { paginate, presentedPage } from '../common/pagination.js';
+import { paginate, presentedPage, sortByKey } from '../common/pagination.js';
 import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
 import { findSnapshot, snapshotProgress } from '../snapshots/record.js';
@@ -155,7 +155,7 @@ async function volumeRecords(ctx: RequestContext, ids: readonly string[] | undef
     ? await loadVolumes(ctx, ids)
     : (await ctx.store.listShared<VolumeRecord>(VOLUME_KIND, ctx.scope)).map((v) => settled(v, ctx.now()));
   const candidates = amongCandidates(stored, await tagCandidates(ctx.store, ctx.scope, filters), (v) => v.VolumeId);
-  return applyRecordFilters(candidates, filters, recordFields).sort((a, b) => (a.VolumeId < b.VolumeId ? -1 : 1));
+  return sortByKey(applyRecordFilters(candidates, filters, recordFields), (v) => v.VolumeId);
 }
 
 /** Volumes presented, and the filters applied to what is presented. */

@@ -142,6 +142,21 @@ except botocore.exceptions.ClientError as e:
     assertError(r, 'IncompleteSignature', 400);
   });
 
+  it('refuses an X-Amz-Date that is no time (day 99, 24:60) with IncompleteSignature', async () => {
+    for (const date of ['20261299T120000Z', '20261201T246000Z']) {
+      const r = await send(nimbus.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-amz-date': date,
+          authorization: `AWS4-HMAC-SHA256 Credential=test/${date.slice(0, 8)}/us-east-1/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
+        },
+        body: queryBody('DescribeRegions'),
+      });
+      assertError(r, 'IncompleteSignature', 400);
+    }
+  });
+
   it('answers an unknown region or service in the credential scope with an auth error, never a 500', async () => {
     const region = await signedCall(nimbus.url, queryBody('DescribeRegions'), { region: 'mars-north-1' });
     assertError(region, 'AuthFailure', 401);

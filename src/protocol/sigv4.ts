@@ -5,7 +5,7 @@
  * the official signer (@smithy/signature-v4) brings the SDK's client runtime with it, about 1.6 MB
  * of a resting server's heap for three string helpers. Tests sign with botocore and the JS SDK.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './errors.js';
 import type { WireRequest } from './types.js';
 
@@ -14,6 +14,8 @@ export interface SignedIdentity {
   region: string;
   service: string;
   signedAt: Date;
+  /** signedAt as sent (X-Amz-Date's basic ISO 8601 form), which the string to sign holds. */
+  amzDate: string;
   signature: string;
   signedHeaders: string[];
   sessionToken?: string;
@@ -29,10 +31,15 @@ const MAX_SKEW_MS = 15 * 60 * 1000;
 const incomplete = (what: string) =>
   new ApiError('IncompleteSignature', `Request is missing or has a malformed ${what}.`, 400);
 
-function parseAmzDate(value: string | undefined): Date {
+function parseAmzDate(value: string | undefined): { signedAt: Date; amzDate: string } {
   const m = value ? DATE_RE.exec(value) : null;
   if (!m) throw incomplete('X-Amz-Date');
-  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  const [year, month, day, hours, minutes, seconds] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const signedAt = new Date(Date.UTC(year, month - 1, day, hours, minutes, seconds));
+  // A time that is none (month 13, 30 February, 24:00) would roll over into another one.
+  if (signedAt.getUTCMonth() !== month - 1 || signedAt.getUTCDate() !== day || signedAt.getUTCHours() !== hours ||
+    signedAt.getUTCMinutes() !== minutes || signedAt.getUTCSeconds() !== seconds) throw incomplete('X-Amz-Date');
+  return { signedAt, amzDate: value! };
 }
 
 function parseCredential(credential: string) {
@@ -57,13 +64,13 @@ export function readSignature(req: WireRequest): SignedIdentity | undefined {
       throw new ApiError('IncompleteSignature', 'Only AWS4-HMAC-SHA256 request signatures are supported.', 400);
     }
     const cred = parseCredential(m[1]!);
-    const signedAt = parseAmzDate(header(req, 'x-amz-date'));
-    if (!header(req, 'x-amz-date')?.startsWith(cred.date)) throw incomplete('Credential date');
+    const date = parseAmzDate(header(req, 'x-amz-date'));
+    if (!date.amzDate.startsWith(cred.date)) throw incomplete('Credential date');
     return {
       accessKeyId: cred.accessKeyId,
       region: cred.region,
       service: cred.service,
-      signedAt,
+      ...date,
       signedHeaders: m[2]!.split(';'),
       signature: m[3]!,
       sessionToken: header(req, 'x-amz-security-token'),
@@ -82,7 +89,7 @@ export function readSignature(req: WireRequest): SignedIdentity | undefined {
     accessKeyId: cred.accessKeyId,
     region: cred.region,
     service: cred.service,
-    signedAt: parseAmzDate(q.get('X-Amz-Date') ?? undefined),
+    ...parseAmzDate(q.get('X-Amz-Date') ?? undefined),
     signedHeaders: (q.get('X-Amz-SignedHeaders') ?? 'host').split(';'),
     signature,
     sessionToken: q.get('X-Amz-Security-Token') ?? undefined,
@@ -112,6 +119,7 @@ export function checkFreshness(id: SignedIdentity, now: Date): void {
 
 /** SigV4 canonical URI: dot segments resolved, the path as sent encoded once more (non-S3 rule). */
 function canonicalPath(path: string): string {
+  if (path === '/') return path; // nearly every request: nothing to resolve or encode
   const segments: string[] = [];
   for (const seg of path.split('/')) {
     if (seg === '' || seg === '.') continue;
@@ -126,7 +134,10 @@ const escapeUri = (s: string) =>
   encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** Header values trimmed, with runs of spaces (and folded line breaks) as one space. */
-const canonicalHeaderValue = (v: string) => v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
+const canonicalHeaderValue = (v: string) =>
+  NOT_CANONICAL.test(v) ? v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '') : v;
+/** What canonicalHeaderValue would change: most values have none of it. */
+const NOT_CANONICAL = /[\r\n\t]| {2}|^ | $/;
 
 /** Names and values URI-encoded, sorted by name and then by value; the signature itself left out. */
 function canonicalQuery(query: Iterable<[string, string]>, presigned: boolean): string {
@@ -139,7 +150,7 @@ function canonicalQuery(query: Iterable<[string, string]>, presigned: boolean): 
   return pairs.map(([k, v]) => `${k}=${v}`).join('&');
 }
 
-const EMPTY_SHA256 = createHash('sha256').digest('hex');
+const EMPTY_SHA256 = hash('sha256', '');
 const PRESIGN_PARAMS = /^X-Amz-Signature$/;
 
 /** Derived signing keys: four HMACs that are the same for a credential all day, so kept. */
@@ -172,7 +183,7 @@ export async function signatureMatches(req: WireRequest, id: SignedIdentity, sec
     headers[name.toLowerCase()] = canonicalHeaderValue(v);
   }
 
-  const bodyHash = req.body.length > 0 || !id.presigned ? createHash('sha256').update(req.body).digest('hex') : EMPTY_SHA256;
+  const bodyHash = req.body.length > 0 || !id.presigned ? hash('sha256', req.body) : EMPTY_SHA256;
   // A signed x-amz-content-sha256 stands for the payload in the canonical request: it must be the body's.
   const declared = headers['x-amz-content-sha256'];
   if (declared !== undefined && declared !== bodyHash) return false;
@@ -188,10 +199,9 @@ export async function signatureMatches(req: WireRequest, id: SignedIdentity, sec
     declared ?? bodyHash,
   ].join('\n');
 
-  const longDate = id.signedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const shortDate = longDate.slice(0, 8);
+  const shortDate = id.amzDate.slice(0, 8);
   const scope = `${shortDate}/${id.region}/${id.service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', longDate, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  const stringToSign = ['AWS4-HMAC-SHA256', id.amzDate, scope, hash('sha256', canonicalRequest)].join('\n');
   const key = signingKey(secretAccessKey, shortDate, id.region, id.service);
   const computed = createHmac('sha256', key).update(stringToSign).digest('hex');
   return timingSafeEqual(Buffer.from(computed), Buffer.from(id.signature));

@@ -108,10 +108,12 @@ export class HttpServer {
 /** Connections that came from instances. */
 const FROM_INSTANCE = new WeakSet<Socket>();
 
-/** The request target as a URL; a target that is not one is the client's error, not a crash. */
-function requestUrl(target: string | undefined): URL {
+/** The request target's path and query; a target that is not one is the client's error, not a crash. */
+function requestUrl(target: string | undefined): Pick<URL, 'pathname' | 'searchParams'> {
+  // Nearly every API call is a POST to `/`: no URL to parse.
+  if (target === '/' || target === undefined) return { pathname: '/', searchParams: new URLSearchParams() };
   try {
-    return new URL(target ?? '/', 'http://localhost');
+    return new URL(target, 'http://localhost');
   } catch {
     throw new ApiError('MalformedQueryString', 'The request URI is not valid.', 400);
   }

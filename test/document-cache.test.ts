@@ -1,6 +1,6 @@
 /**
- * The store's shared documents (listShared): what a describe reads again without parsing must be
- * what is committed, whoever wrote it and however its transaction ended.
+ * The store's shared documents (listShared, getManyShared): what a describe reads again without
+ * parsing must be what is committed, whoever wrote it and however its transaction ended.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -82,5 +82,49 @@ describe('listShared', () => {
     const afterRelease = (await store.listShared<Doc>(KIND, scope))[0];
     assert.notEqual(afterRelease, before);
     assert.deepEqual(afterRelease, before);
+  });
+});
+
+describe('getManyShared', () => {
+  let dir: string;
+  let store: Store;
+  const byId = async (ids: string[]) => (await store.getManyShared<Doc>(KIND, scope, ids)).map((d) => `${d.id}:${d.state}`);
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nimbus-doc-cache-'));
+    store = openStore(dir);
+    for (const id of ['w-1', 'w-2', 'w-3']) await store.put(KIND, scope, id, doc(id, 'new'));
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives what getMany gives (id order, unknown ids left out), sharing the documents listShared keeps', async () => {
+    const ids = ['w-3', 'w-9', 'w-1', 'w-3'];
+    const first = await store.getManyShared<Doc>(KIND, scope, ids);
+    assert.deepEqual(first, await store.getMany<Doc>(KIND, scope, ['w-1', 'w-3']));
+    assert.equal((await store.getManyShared<Doc>(KIND, scope, ['w-1']))[0], first[0]);
+    assert.equal((await store.listShared<Doc>(KIND, scope))[2], first[1]);
+    assert.throws(() => { first[0]!.state = 'changed'; }, TypeError);
+  });
+
+  it("shows writes, removals, rolled-back transactions and another connection's commits", async () => {
+    await byId(['w-1', 'w-2', 'w-3']);
+    await store.put(KIND, scope, 'w-2', doc('w-2', 'running'));
+    await store.remove(KIND, scope, 'w-3');
+    assert.deepEqual(await byId(['w-1', 'w-2', 'w-3']), ['w-1:new', 'w-2:running']);
+    await assert.rejects(store.transaction(async () => {
+      await store.put(KIND, scope, 'w-1', doc('w-1', 'doomed'));
+      assert.deepEqual(await byId(['w-1']), ['w-1:doomed']);
+      throw new Error('rolled back');
+    }), /rolled back/);
+    assert.deepEqual(await byId(['w-1']), ['w-1:new']);
+    const other = openStore(dir);
+    try {
+      await other.transaction(async () => other.put(KIND, scope, 'w-1', doc('w-1', 'stopped')));
+    } finally {
+      await other.close();
+    }
+    assert.deepEqual(await byId(['w-1', 'w-2']), ['w-1:stopped', 'w-2:running']);
   });
 });

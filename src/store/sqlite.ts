@@ -330,17 +330,40 @@ export class SqliteStore implements Store {
 
   async listShared<T>(kind: string, scope: Scope): Promise<readonly T[]> {
     const { account, region } = scope;
-    this.cache.validate(this.stmt('PRAGMA data_version').pluck().get() as number);
+    this.cache.validate(this.dataVersion());
     const ids = this.stmt('SELECT id FROM resources WHERE kind=? AND account=? AND region=? ORDER BY id').pluck()
       .all(kind, account, region) as string[];
+    // Most of them missing (the first read): one scan of the scope beats a lookup for each.
+    return this.shared<T>(kind, scope, ids, (missing) => (missing.length * 2 > ids.length
+      ? this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=?').all(kind, account, region)
+      : this.byIds(kind, scope, missing)) as { id: string; doc: string }[]);
+  }
+
+  async getManyShared<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<readonly T[]> {
+    if (ids.length === 0) return [];
+    this.cache.validate(this.dataVersion());
+    return this.shared<T>(kind, scope, [...new Set(ids)].sort(), (missing) => this.byIds(kind, scope, missing));
+  }
+
+  private dataVersion(): number {
+    return this.stmt('PRAGMA data_version').pluck().get() as number;
+  }
+
+  private byIds(kind: string, scope: Scope, ids: readonly string[]): { id: string; doc: string }[] {
+    return this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=? AND id IN (SELECT value FROM json_each(?))')
+      .all(kind, scope.account, scope.region, JSON.stringify(ids)) as { id: string; doc: string }[];
+  }
+
+  /**
+   * The documents of `ids` (in their order; absent ones left out) as the cache keeps them,
+   * reading only those it does not keep yet (`read`, for the missing ids) and keeping them.
+   */
+  private shared<T>(kind: string, scope: Scope, ids: readonly string[], read: (missing: string[]) => { id: string; doc: string }[]): T[] {
+    const { account, region } = scope;
     const docs = this.cache.lookup(kind, account, region, ids);
     const missing = ids.filter((_, i) => docs[i] === undefined);
     if (missing.length === 0) return docs as T[];
-    // Most of them missing (the first read): one scan of the scope beats a lookup for each.
-    const rows = (missing.length * 2 > ids.length
-      ? this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=?').all(kind, account, region)
-      : this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=? AND id IN (SELECT value FROM json_each(?))')
-        .all(kind, account, region, JSON.stringify(missing))) as { id: string; doc: string }[];
+    const rows = read(missing);
     // Read by a transaction that wrote documents, one may yet be rolled back: it is used, not kept.
     // Before its first write a transaction reads what is committed (it holds the write lock).
     const keep = !this.db.inTransaction || !this.wroteDocuments;
@@ -349,7 +372,7 @@ export class SqliteStore implements Store {
       const doc = JSON.parse(r.doc) as unknown;
       parsed.set(r.id, keep ? this.cache.keep(kind, account, region, r.id, doc) : doc);
     }
-    // Outside a transaction the two reads are two snapshots: one removed in between is left out.
+    // Outside a transaction two reads are two snapshots: one removed in between is left out.
     const out: unknown[] = [];
     for (let i = 0; i < ids.length; i++) {
       const doc = docs[i] ?? parsed.get(ids[i]!);

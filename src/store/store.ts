@@ -78,6 +78,8 @@ export interface Store {
    * them (describes). Documents that did not change since the last such read are not read again.
    */
   listShared<T>(kind: string, scope: Scope): Promise<readonly T[]>;
+  /** The same as `getMany`, as shared and frozen documents (see listShared). */
+  getManyShared<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<readonly T[]>;
   /** Up to `limit` resources of a kind whose ids sort after `after` (all when absent), in id order: one page, read as one. */
   listAfter<T>(kind: string, scope: Scope, after: string | undefined, limit: number): Promise<T[]>;
   /** The ids of a kind's resources that begin with `prefix`, in id order: one read of the index, no documents. */

@@ -7,7 +7,7 @@ import { applyFilters, applyRecordFilters, checkFilterNames, isPattern, type Fil
 import { narrowed, tagCandidates } from '../common/tag-candidates.js';
 import { checkMaxResults, decodeToken, encodeToken, presentedPage, sortByKey, type Page } from '../common/pagination.js';
 import { tagSets } from '../common/tagging.js';
-import { allInstances, isVisible, loadInstances } from './lookup.js';
+import { allInstances, isVisible, readInstances } from './lookup.js';
 import { presentInstance } from './present.js';
 import { ENI_KIND, primaryAddress, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
 import { INSTANCE_KIND, STATE_CODES, type InstanceRecord } from './record.js';
@@ -218,7 +218,7 @@ async function instanceRecords(
   ctx: RequestContext, ids: readonly string[] | undefined, filters?: readonly Filter[],
 ): Promise<{ recs: InstanceRecord[]; enis?: InterfacesOf }> {
   let recs: InstanceRecord[];
-  if (ids?.length) recs = await loadInstances(ctx, ids);
+  if (ids?.length) recs = await readInstances(ctx, ids);
   else {
     const candidates = await indexedCandidates(ctx, filters);
     recs = candidates ? await loadCandidates(ctx, candidates) : await allInstances(ctx);
@@ -279,7 +279,7 @@ async function interfacesOf(ctx: RequestContext, recs: readonly InstanceRecord[]
   const ids = recs.flatMap((r) => r.networkInterfaceIds);
   const all = await mostOfKind(ctx, ENI_KIND, ids.length)
     ? await ctx.store.listShared<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)
-    : await ctx.store.getMany<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, ids);
+    : await ctx.store.getManyShared<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, ids);
   const byId = new Map(all.map((e) => [e.NetworkInterfaceId, e]));
   return (rec: InstanceRecord) => rec.networkInterfaceIds.flatMap((id) => byId.get(id) ?? []);
 }
@@ -300,7 +300,7 @@ async function indexedCandidates(ctx: RequestContext, filters: readonly Filter[]
 async function loadCandidates(ctx: RequestContext, ids: ReadonlySet<string>): Promise<InstanceRecord[]> {
   const instanceIds = [...ids].filter((id) => id.startsWith('i-'));
   if (await mostOfKind(ctx, INSTANCE_KIND, instanceIds.length)) return (await allInstances(ctx)).filter((r) => ids.has(r.InstanceId));
-  const recs = await ctx.store.getMany<InstanceRecord>(INSTANCE_KIND, ctx.scope, instanceIds);
+  const recs = await ctx.store.getManyShared<InstanceRecord>(INSTANCE_KIND, ctx.scope, instanceIds);
   return recs.filter((r) => isVisible(ctx, r));
 }
 

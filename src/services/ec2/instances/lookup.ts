@@ -14,13 +14,20 @@ export function isVisible(ctx: RequestContext, rec: InstanceRecord): boolean {
 
 /** The caller's instances with these ids, in the order asked; any unknown id fails the whole call. */
 export async function loadInstances(ctx: RequestContext, ids: readonly string[]): Promise<InstanceRecord[]> {
+  return byIds(ctx, ids, (unique) => ctx.store.getMany<InstanceRecord>(INSTANCE_KIND, ctx.scope, unique));
+}
+
+/** The same as loadInstances, as the store's shared, frozen records: to read only (describes). */
+export async function readInstances(ctx: RequestContext, ids: readonly string[]): Promise<InstanceRecord[]> {
+  return byIds(ctx, ids, (unique) => ctx.store.getManyShared<InstanceRecord>(INSTANCE_KIND, ctx.scope, unique));
+}
+
+async function byIds(
+  ctx: RequestContext, ids: readonly string[], read: (unique: string[]) => Promise<readonly InstanceRecord[]>,
+): Promise<InstanceRecord[]> {
   checkIds('instance', ids);
   const unique = [...new Set(ids)];
-  const found = new Map(
-    (await ctx.store.getMany<InstanceRecord>(INSTANCE_KIND, ctx.scope, unique))
-      .filter((r) => isVisible(ctx, r))
-      .map((r) => [r.InstanceId, r]),
-  );
+  const found = new Map((await read(unique)).filter((r) => isVisible(ctx, r)).map((r) => [r.InstanceId, r]));
   const missing = unique.filter((id) => !found.has(id));
   if (missing.length) throw notFound('instance', missing);
   return unique.map((id) => found.get(id)!);

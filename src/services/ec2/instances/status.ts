@@ -8,7 +8,7 @@ import { invalidParameterCombination } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, checkFilterNames, type FilterFields } from '../common/filters.js';
 import { presentedPage, sortByKey } from '../common/pagination.js';
-import { allInstances, loadInstances } from './lookup.js';
+import { allInstances, readInstances } from './lookup.js';
 import { stateOf } from './present.js';
 import type { InstanceRecord } from './record.js';
 
@@ -65,7 +65,7 @@ export async function describeInstanceStatus(input: DescribeInstanceStatusReques
   if (input.InstanceIds?.length && input.MaxResults !== undefined) {
     throw invalidParameterCombination('The parameter instancesSet cannot be used with the parameter maxResults');
   }
-  let recs = input.InstanceIds?.length ? await loadInstances(ctx, input.InstanceIds) : await allInstances(ctx);
+  let recs = input.InstanceIds?.length ? await readInstances(ctx, input.InstanceIds) : await allInstances(ctx);
   if (!input.IncludeAllInstances) recs = recs.filter((r) => r.state === 'running');
   sortByKey(recs, (r) => r.InstanceId);
   checkFilterNames(input.Filters, STATUS_FILTERS as FilterFields<never>, false);

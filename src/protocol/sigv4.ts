@@ -6,6 +6,7 @@
  * of a resting server's heap for three string helpers. Tests sign with botocore and the JS SDK.
  */
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { HmacSha256Key } from '../util/hmac.js';
 import { ApiError } from './errors.js';
 import type { WireRequest } from './types.js';
 
@@ -154,14 +155,14 @@ const EMPTY_SHA256 = hash('sha256', '');
 const PRESIGN_PARAMS = /^X-Amz-Signature$/;
 
 /** Derived signing keys: four HMACs that are the same for a credential all day, so kept. */
-const signingKeys = new Map<string, Buffer>();
+const signingKeys = new Map<string, HmacSha256Key>();
 
-function signingKey(secretAccessKey: string, shortDate: string, region: string, service: string): Buffer {
+function signingKey(secretAccessKey: string, shortDate: string, region: string, service: string): HmacSha256Key {
   const cacheKey = `${shortDate}/${region}/${service}/${secretAccessKey}`;
   let key = signingKeys.get(cacheKey);
   if (!key) {
     const hmac = (k: string | Buffer, data: string) => createHmac('sha256', k).update(data).digest();
-    key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, shortDate), region), service), 'aws4_request');
+    key = new HmacSha256Key(hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, shortDate), region), service), 'aws4_request'));
     if (signingKeys.size >= 1000) signingKeys.clear();
     signingKeys.set(cacheKey, key);
   }
@@ -203,6 +204,6 @@ export async function signatureMatches(req: WireRequest, id: SignedIdentity, sec
   const scope = `${shortDate}/${id.region}/${id.service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', id.amzDate, scope, hash('sha256', canonicalRequest)].join('\n');
   const key = signingKey(secretAccessKey, shortDate, id.region, id.service);
-  const computed = createHmac('sha256', key).update(stringToSign).digest('hex');
+  const computed = key.hex(stringToSign);
   return timingSafeEqual(Buffer.from(computed), Buffer.from(id.signature));
 }

@@ -16,110 +16,105 @@ const KIND = 'widget';
 const doc = (id: string, state: string, n = 0): Doc => ({ id, state, nested: { n } });
 const states = async (store: Store) => (await store.listShared<Doc>(KIND, scope)).map((d) => `${d.id}:${d.state}`);
 
-describe('listShared', () => {
-  let dir: string;
-  let store: Store;
+/** The suite's store: a fresh directory holding w-1, w-2 and w-3, removed after the suite. */
+function suiteStore(): { store: Store; dir: string } {
+  const at = {} as { store: Store; dir: string };
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'nimbus-doc-cache-'));
-    store = openStore(dir);
-    for (const id of ['w-1', 'w-2', 'w-3']) await store.put(KIND, scope, id, doc(id, 'new'));
+    at.dir = mkdtempSync(join(tmpdir(), 'nimbus-doc-cache-'));
+    at.store = openStore(at.dir);
+    for (const id of ['w-1', 'w-2', 'w-3']) await at.store.put(KIND, scope, id, doc(id, 'new'));
   });
   after(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await at.store.close();
+    rmSync(at.dir, { recursive: true, force: true });
   });
+  return at;
+}
+
+describe('listShared', () => {
+  const at = suiteStore();
 
   it('lists what list lists, in id order, and the same objects while nothing changed', async () => {
-    const first = await store.listShared<Doc>(KIND, scope);
-    assert.deepEqual(first, await store.list<Doc>(KIND, scope));
-    const again = await store.listShared<Doc>(KIND, scope);
+    const first = await at.store.listShared<Doc>(KIND, scope);
+    assert.deepEqual(first, await at.store.list<Doc>(KIND, scope));
+    const again = await at.store.listShared<Doc>(KIND, scope);
     assert.equal(again[1], first[1]);
   });
 
   it('hands out frozen documents: a reader that changes one throws instead of changing the next answer', async () => {
-    const [d] = await store.listShared<Doc>(KIND, scope);
+    const [d] = await at.store.listShared<Doc>(KIND, scope);
     assert.throws(() => { d!.state = 'changed'; }, TypeError);
     assert.throws(() => { d!.nested.n = 1; }, TypeError);
-    assert.equal((await store.get<Doc>(KIND, scope, 'w-1'))!.state, 'new');
+    assert.equal((await at.store.get<Doc>(KIND, scope, 'w-1'))!.state, 'new');
   });
 
   it('shows writes, additions and removals at once', async () => {
-    await store.put(KIND, scope, 'w-2', doc('w-2', 'running'));
-    await store.put(KIND, scope, 'w-4', doc('w-4', 'new'));
-    await store.remove(KIND, scope, 'w-3');
-    assert.deepEqual(await states(store), ['w-1:new', 'w-2:running', 'w-4:new']);
+    await at.store.put(KIND, scope, 'w-2', doc('w-2', 'running'));
+    await at.store.put(KIND, scope, 'w-4', doc('w-4', 'new'));
+    await at.store.remove(KIND, scope, 'w-3');
+    assert.deepEqual(await states(at.store), ['w-1:new', 'w-2:running', 'w-4:new']);
   });
 
   it('keeps nothing of a transaction that rolled back, even what was read inside it', async () => {
-    await states(store);
-    await assert.rejects(store.transaction(async () => {
-      await store.put(KIND, scope, 'w-1', doc('w-1', 'doomed'));
-      assert.deepEqual(await states(store), ['w-1:doomed', 'w-2:running', 'w-4:new']);
+    await states(at.store);
+    await assert.rejects(at.store.transaction(async () => {
+      await at.store.put(KIND, scope, 'w-1', doc('w-1', 'doomed'));
+      assert.deepEqual(await states(at.store), ['w-1:doomed', 'w-2:running', 'w-4:new']);
       throw new Error('rolled back');
     }), /rolled back/);
-    assert.deepEqual(await states(store), ['w-1:new', 'w-2:running', 'w-4:new']);
+    assert.deepEqual(await states(at.store), ['w-1:new', 'w-2:running', 'w-4:new']);
   });
 
   it('keeps what a transaction read before it wrote: the committed documents', async () => {
-    const [kept] = await store.transaction(async () => store.listShared<Doc>(KIND, scope));
-    assert.equal((await store.listShared<Doc>(KIND, scope))[0], kept);
+    const [kept] = await at.store.transaction(async () => at.store.listShared<Doc>(KIND, scope));
+    assert.equal((await at.store.listShared<Doc>(KIND, scope))[0], kept);
   });
 
   it("shows another connection's commits (the CLI's, while a server runs)", async () => {
-    await states(store);
-    const other = openStore(dir);
+    await states(at.store);
+    const other = openStore(at.dir);
     try {
       await other.transaction(async () => other.put(KIND, scope, 'w-4', doc('w-4', 'stopped')));
     } finally {
       await other.close();
     }
-    assert.deepEqual(await states(store), ['w-1:new', 'w-2:running', 'w-4:stopped']);
+    assert.deepEqual(await states(at.store), ['w-1:new', 'w-2:running', 'w-4:stopped']);
   });
 
   it('reads again what it gave back when the server went quiet', async () => {
-    const before = (await store.listShared<Doc>(KIND, scope))[0];
-    store.releaseMemory();
-    const afterRelease = (await store.listShared<Doc>(KIND, scope))[0];
+    const before = (await at.store.listShared<Doc>(KIND, scope))[0];
+    at.store.releaseMemory();
+    const afterRelease = (await at.store.listShared<Doc>(KIND, scope))[0];
     assert.notEqual(afterRelease, before);
     assert.deepEqual(afterRelease, before);
   });
 });
 
 describe('getManyShared', () => {
-  let dir: string;
-  let store: Store;
-  const byId = async (ids: string[]) => (await store.getManyShared<Doc>(KIND, scope, ids)).map((d) => `${d.id}:${d.state}`);
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'nimbus-doc-cache-'));
-    store = openStore(dir);
-    for (const id of ['w-1', 'w-2', 'w-3']) await store.put(KIND, scope, id, doc(id, 'new'));
-  });
-  after(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const at = suiteStore();
+  const byId = async (ids: string[]) => (await at.store.getManyShared<Doc>(KIND, scope, ids)).map((d) => `${d.id}:${d.state}`);
 
   it('gives what getMany gives (id order, unknown ids left out), sharing the documents listShared keeps', async () => {
     const ids = ['w-3', 'w-9', 'w-1', 'w-3'];
-    const first = await store.getManyShared<Doc>(KIND, scope, ids);
-    assert.deepEqual(first, await store.getMany<Doc>(KIND, scope, ['w-1', 'w-3']));
-    assert.equal((await store.getManyShared<Doc>(KIND, scope, ['w-1']))[0], first[0]);
-    assert.equal((await store.listShared<Doc>(KIND, scope))[2], first[1]);
+    const first = await at.store.getManyShared<Doc>(KIND, scope, ids);
+    assert.deepEqual(first, await at.store.getMany<Doc>(KIND, scope, ['w-1', 'w-3']));
+    assert.equal((await at.store.getManyShared<Doc>(KIND, scope, ['w-1']))[0], first[0]);
+    assert.equal((await at.store.listShared<Doc>(KIND, scope))[2], first[1]);
     assert.throws(() => { first[0]!.state = 'changed'; }, TypeError);
   });
 
   it("shows writes, removals, rolled-back transactions and another connection's commits", async () => {
     await byId(['w-1', 'w-2', 'w-3']);
-    await store.put(KIND, scope, 'w-2', doc('w-2', 'running'));
-    await store.remove(KIND, scope, 'w-3');
+    await at.store.put(KIND, scope, 'w-2', doc('w-2', 'running'));
+    await at.store.remove(KIND, scope, 'w-3');
     assert.deepEqual(await byId(['w-1', 'w-2', 'w-3']), ['w-1:new', 'w-2:running']);
-    await assert.rejects(store.transaction(async () => {
-      await store.put(KIND, scope, 'w-1', doc('w-1', 'doomed'));
+    await assert.rejects(at.store.transaction(async () => {
+      await at.store.put(KIND, scope, 'w-1', doc('w-1', 'doomed'));
       assert.deepEqual(await byId(['w-1']), ['w-1:doomed']);
       throw new Error('rolled back');
     }), /rolled back/);
     assert.deepEqual(await byId(['w-1']), ['w-1:new']);
-    const other = openStore(dir);
+    const other = openStore(at.dir);
     try {
       await other.transaction(async () => other.put(KIND, scope, 'w-1', doc('w-1', 'stopped')));
     } finally {

@@ -4,8 +4,8 @@
  * are `<ErrorResponse>` with a Sender/Receiver type.
  */
 import { ApiError } from './errors.js';
-import { ENVELOPE, formParams } from './ec2-query.js';
 import type { Operation, ServiceModel } from './model.js';
+import { QueryForm } from './query-form.js';
 import { paramTree, QueryInputParser } from './query-input.js';
 import type { WireProtocol, WireRequest, WireResponse } from './types.js';
 import { escapeXml, XmlOutputSerializer, XmlSink } from './xml-output.js';
@@ -16,37 +16,27 @@ export class AwsQueryProtocol implements WireProtocol {
   private readonly parser: QueryInputParser;
   private readonly serializer: XmlOutputSerializer;
   private readonly xmlns: string;
-  private readonly params = new WeakMap<WireRequest, URLSearchParams>();
+  private readonly form: QueryForm;
 
   constructor(readonly model: ServiceModel) {
     this.parser = new QueryInputParser(model, 'query');
     this.serializer = new XmlOutputSerializer(model, 'query');
     this.xmlns = model.metadata.xmlNamespace!;
-  }
-
-  private paramsOf(req: WireRequest): URLSearchParams {
-    let p = this.params.get(req);
-    if (!p) this.params.set(req, (p = formParams(req)));
-    return p;
+    const { apiVersion } = model.metadata;
+    this.form = new QueryForm(model, {
+      missing: () => new ApiError('MissingAction', 'Missing Action'),
+      unknown: (action) => new ApiError('InvalidAction', `Could not find operation ${action} for version ${apiVersion}`),
+      wrongVersion: (action, version) => new ApiError('InvalidAction', `Could not find operation ${action} for version ${version}`),
+    });
   }
 
   operationOf(req: WireRequest): Operation {
-    const params = this.paramsOf(req);
-    const action = params.get('Action');
-    if (!action) throw new ApiError('MissingAction', 'Missing Action');
-    const op = Object.hasOwn(this.model.operations, action) ? this.model.operations[action] : undefined;
-    if (!op) throw new ApiError('InvalidAction', `Could not find operation ${action} for version ${this.model.metadata.apiVersion}`);
-    const version = params.get('Version');
-    if (version && version !== this.model.metadata.apiVersion) {
-      throw new ApiError('InvalidAction', `Could not find operation ${action} for version ${version}`);
-    }
-    return op;
+    return this.form.operationOf(req);
   }
 
   decodeInput(op: Operation, req: WireRequest): Record<string, unknown> {
-    const entries = [...this.paramsOf(req)].filter(([k]) => !ENVELOPE.test(k));
     try {
-      return this.parser.parse(op.input, paramTree(entries));
+      return this.parser.parse(op.input, paramTree(this.form.inputEntries(req)));
     } catch (err) {
       // AWS Query services report input problems as ValidationError, in their own words.
       if (err instanceof ApiError && err.code === 'MissingParameter') {

@@ -1,56 +1,34 @@
 /** The EC2 Query protocol: form-encoded parameters in, XML out, EC2's error body. */
 import { ApiError } from './errors.js';
 import type { Operation, ServiceModel } from './model.js';
+import { QueryForm } from './query-form.js';
 import { paramTree, QueryInputParser } from './query-input.js';
 import type { WireProtocol, WireRequest, WireResponse } from './types.js';
 import { escapeXml, XmlOutputSerializer, XmlSink } from './xml-output.js';
-
-/** Parameters that belong to the envelope or to authentication, not to the operation's input. */
-export const ENVELOPE = /^(Action|Version|X-Amz-[A-Za-z-]+|AWSAccessKeyId|Signature|SignatureMethod|SignatureVersion|Timestamp|Expires)$/;
-
-export function formParams(req: WireRequest): URLSearchParams {
-  const params = new URLSearchParams(req.query);
-  const type = String(req.headers['content-type'] ?? '');
-  if (req.body.length > 0 && (type === '' || type.startsWith('application/x-www-form-urlencoded'))) {
-    for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) params.append(k, v);
-  }
-  return params;
-}
 
 export class Ec2QueryProtocol implements WireProtocol {
   private readonly parser: QueryInputParser;
   private readonly serializer: XmlOutputSerializer;
   private readonly xmlns: string;
-  private readonly params = new WeakMap<WireRequest, URLSearchParams>();
+  private readonly form: QueryForm;
 
   constructor(readonly model: ServiceModel) {
     this.parser = new QueryInputParser(model, 'ec2');
     this.serializer = new XmlOutputSerializer(model, 'ec2');
     this.xmlns = `${model.metadata.xmlNamespace!.replace(/\/$/, '')}/`;
-  }
-
-  private paramsOf(req: WireRequest): URLSearchParams {
-    let p = this.params.get(req);
-    if (!p) this.params.set(req, (p = formParams(req)));
-    return p;
+    this.form = new QueryForm(model, {
+      missing: () => new ApiError('MissingAction', 'The request must contain the parameter Action'),
+      unknown: (action) => new ApiError('InvalidAction', `The action ${action} is not valid for this web service.`),
+      wrongVersion: (_, version) => new ApiError('NoSuchVersion', `The requested version (${version}) of service AmazonEC2 does not exist`),
+    });
   }
 
   operationOf(req: WireRequest): Operation {
-    const params = this.paramsOf(req);
-    const action = params.get('Action');
-    if (!action) throw new ApiError('MissingAction', 'The request must contain the parameter Action');
-    const op = Object.hasOwn(this.model.operations, action) ? this.model.operations[action] : undefined;
-    if (!op) throw new ApiError('InvalidAction', `The action ${action} is not valid for this web service.`);
-    const version = params.get('Version');
-    if (version && version !== this.model.metadata.apiVersion) {
-      throw new ApiError('NoSuchVersion', `The requested version (${version}) of service AmazonEC2 does not exist`);
-    }
-    return op;
+    return this.form.operationOf(req);
   }
 
   decodeInput(op: Operation, req: WireRequest): Record<string, unknown> {
-    const entries = [...this.paramsOf(req)].filter(([k]) => !ENVELOPE.test(k));
-    return this.parser.parse(op.input, paramTree(entries));
+    return this.parser.parse(op.input, paramTree(this.form.inputEntries(req)));
   }
 
   encodeOutput(op: Operation, output: Record<string, unknown> | undefined, requestId: string): WireResponse {

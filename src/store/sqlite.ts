@@ -302,16 +302,7 @@ export class SqliteStore implements Store {
   }
 
   async getMany<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<T[]> {
-    if (ids.length === 0) return [];
-    if (ids.length === 1) {
-      // The common describe-by-id: a primary-key lookup, without the JSON id list.
-      const one = await this.get<T>(kind, scope, ids[0]!);
-      return one === undefined ? [] : [one];
-    }
-    const rows = this.stmt(
-      'SELECT doc FROM resources WHERE kind=? AND account=? AND region=? AND id IN (SELECT value FROM json_each(?)) ORDER BY id',
-    ).all(kind, scope.account, scope.region, JSON.stringify(ids)) as { doc: string }[];
-    return rows.map((r) => JSON.parse(r.doc) as T);
+    return this.byIds(kind, scope, ids).map((r) => JSON.parse(r.doc) as T);
   }
 
   async listAfter<T>(kind: string, scope: Scope, after: string | undefined, limit: number): Promise<T[]> {
@@ -349,8 +340,16 @@ export class SqliteStore implements Store {
     return this.stmt('PRAGMA data_version').pluck().get() as number;
   }
 
+  /** The rows of these ids that exist, in id order. */
   private byIds(kind: string, scope: Scope, ids: readonly string[]): { id: string; doc: string }[] {
-    return this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=? AND id IN (SELECT value FROM json_each(?))')
+    if (ids.length === 0) return [];
+    if (ids.length === 1) {
+      // The common lookup of one: by primary key, without the JSON id list.
+      const row = this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=? AND id=?')
+        .get(kind, scope.account, scope.region, ids[0]) as { id: string; doc: string } | undefined;
+      return row ? [row] : [];
+    }
+    return this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=? AND id IN (SELECT value FROM json_each(?)) ORDER BY id')
       .all(kind, scope.account, scope.region, JSON.stringify(ids)) as { id: string; doc: string }[];
   }
 

@@ -59,6 +59,8 @@ const devices = (v: InstanceView) => v.inst.BlockDeviceMappings ?? [];
 
 /** What a terminated instance no longer shows (its subnet, VPC and private address). */
 const unlessGone = <T>(r: InstanceRecord, value: T) => (r.state === 'terminated' ? undefined : value);
+/** The block devices an instance shows: none once it is terminated. */
+const attachedDevices = (r: InstanceRecord) => (r.state === 'terminated' ? [] : r.BlockDeviceMappings);
 
 /**
  * The filters that the stored record answers as the presented instance would: applied to every
@@ -68,17 +70,41 @@ const unlessGone = <T>(r: InstanceRecord, value: T) => (r.state === 'terminated'
 const RECORD_FILTERS: FilterFields<InstanceRecord> = {
   'architecture': (r) => r.Architecture,
   'availability-zone': (r) => r.AvailabilityZone,
+  'block-device-mapping.delete-on-termination': (r) => attachedDevices(r).map((d) => d.DeleteOnTermination),
+  'block-device-mapping.device-name': (r) => attachedDevices(r).map((d) => d.DeviceName),
+  'block-device-mapping.status': (r) => attachedDevices(r).map(() => 'attached'),
+  'block-device-mapping.volume-id': (r) => attachedDevices(r).map((d) => d.VolumeId),
+  'client-token': (r) => r.ClientToken ?? '',
+  'ebs-optimized': (r) => r.EbsOptimized,
+  'ena-support': (r) => r.EnaSupport,
+  'hypervisor': (r) => r.Hypervisor,
+  'iam-instance-profile.arn': (r) => r.IamInstanceProfile?.Arn,
   'image-id': (r) => r.ImageId,
   'instance-id': (r) => r.InstanceId,
   'instance-state-code': (r) => STATE_CODES[r.state],
   'instance-state-name': (r) => r.state,
   'instance-type': (r) => r.InstanceType,
+  'kernel-id': (r) => r.KernelId,
   'key-name': (r) => r.KeyName,
+  'launch-index': (r) => r.AmiLaunchIndex,
   'launch-time': (r) => r.LaunchTime,
+  'metadata-options.http-tokens': (r) => r.MetadataOptions.HttpTokens,
+  'monitoring-state': (r) => r.Monitoring,
   'owner-id': (r) => r.OwnerId,
+  'placement-group-name': (r) => r.PlacementGroupName ?? '',
+  'platform': (r) => r.Platform,
+  'platform-details': (r) => r.PlatformDetails,
   'private-ip-address': (r) => unlessGone(r, r.PrivateIpAddress),
+  'ramdisk-id': (r) => r.RamdiskId,
+  'reason': (r) => r.StateTransitionReason,
   'reservation-id': (r) => r.ReservationId,
+  'root-device-name': (r) => r.RootDeviceName,
+  'root-device-type': (r) => r.RootDeviceType,
+  'state-reason-code': (r) => r.StateReason?.Code,
   'subnet-id': (r) => unlessGone(r, r.SubnetId),
+  'tenancy': (r) => r.Tenancy,
+  'usage-operation': (r) => r.UsageOperation,
+  'virtualization-type': (r) => r.VirtualizationType,
   'vpc-id': (r) => unlessGone(r, r.VpcId),
 };
 
@@ -90,8 +116,9 @@ interface WiredRecord {
 
 /** The interfaces a presented instance shows: none once it is terminated. */
 const shown = (w: WiredRecord) => (w.rec.state === 'terminated' ? [] : w.enis);
-/** The instance's groups: its primary interface's. */
-const instanceGroups = (w: WiredRecord) => shown(w).find((e) => e.NetworkInterfaceId === w.rec.NetworkInterfaceId)?.Groups ?? [];
+/** The instance's primary interface, whose groups, addresses and source/dest check it shows. */
+const primaryOf = (w: WiredRecord) => shown(w).find((e) => e.NetworkInterfaceId === w.rec.NetworkInterfaceId);
+const instanceGroups = (w: WiredRecord) => primaryOf(w)?.Groups ?? [];
 
 /**
  * The filters that the records of an instance's interfaces answer as the presented instance would
@@ -102,6 +129,10 @@ const INTERFACE_FILTERS: FilterFields<WiredRecord> = {
   'group-name': (w) => instanceGroups(w).map((g) => g.GroupName),
   'instance.group-id': (w) => instanceGroups(w).map((g) => g.GroupId),
   'instance.group-name': (w) => instanceGroups(w).map((g) => g.GroupName),
+  'ip-address': (w) => { const p = primaryOf(w); return p && primaryAddress(p).association?.PublicIp; },
+  'ipv6-address': (w) => primaryOf(w)?.Ipv6Addresses[0],
+  'network-interface.addresses.association.public-ip': (w) => shown(w).flatMap((n) => n.PrivateIpAddresses.map((a) => a.association?.PublicIp)),
+  'network-interface.association.public-ip': (w) => shown(w).map((n) => primaryAddress(n).association?.PublicIp),
   'network-interface.addresses.primary': (w) => shown(w).flatMap((n) => n.PrivateIpAddresses.map((a) => a.Primary)),
   'network-interface.addresses.private-ip-address': (w) => shown(w).flatMap((n) => n.PrivateIpAddresses.map((a) => a.PrivateIpAddress)),
   'network-interface.attachment.attachment-id': (w) => shown(w).map((n) => n.Attachment?.AttachmentId),
@@ -118,6 +149,7 @@ const INTERFACE_FILTERS: FilterFields<WiredRecord> = {
   'network-interface.source-dest-check': (w) => shown(w).map((n) => n.SourceDestCheck),
   'network-interface.subnet-id': (w) => shown(w).map((n) => n.SubnetId),
   'network-interface.vpc-id': (w) => shown(w).map((n) => n.VpcId),
+  'source-dest-check': (w) => primaryOf(w)?.SourceDestCheck,
 };
 
 const onRecord = Object.fromEntries(

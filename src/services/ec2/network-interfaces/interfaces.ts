@@ -16,7 +16,7 @@ import { deleteInterface } from './lifecycle.js';
 import { ipv6Total, requestedIpv6Addresses } from './ipv6.js';
 import { checkAddressCount, checkInterfaceQuota, checkIpv6Count, maxAddressesOfAnyType, maxIpv6OfAnyType } from './limits.js';
 import { dnsNameIn, loadInterface, loadInterfaces } from './lookup.js';
-import { ENI_KIND, presentNetworkInterface, type NetworkInterfaceRecord } from './record.js';
+import { ENI_KIND, presentNetworkInterface, primaryAddress, type NetworkInterfaceRecord } from './record.js';
 
 async function createNetworkInterface(input: CreateNetworkInterfaceRequest, ctx: RequestContext): Promise<CreateNetworkInterfaceResult> {
   const tags = tagsFromSpecifications(input.TagSpecifications, ['network-interface'], 'network-interface');
@@ -86,13 +86,35 @@ const FIELDS: FilterFields<NetworkInterface> = {
   'vpc-id': (n) => n.VpcId,
 };
 
-/** Filters the stored interface answers as the presented one would (see applyRecordFilters). */
+/**
+ * Filters the stored interface answers as the presented one would (see applyRecordFilters and
+ * presentNetworkInterface): a filter on addresses, groups or the MAC presents only what it keeps.
+ * The DNS names and the attach time are left to the presented form, which formats them.
+ */
 const RECORD_FIELDS: FilterFields<NetworkInterfaceRecord> = {
+  'addresses.private-ip-address': (n) => n.PrivateIpAddresses.map((a) => a.PrivateIpAddress),
+  'addresses.primary': (n) => n.PrivateIpAddresses.map((a) => a.Primary),
+  'addresses.association.public-ip': (n) => n.PrivateIpAddresses.map((a) => a.association?.PublicIp),
+  'addresses.association.owner-id': (n) => n.PrivateIpAddresses.map((a) => a.association?.IpOwnerId),
+  'association.association-id': (n) => primaryAddress(n).association?.AssociationId,
+  'association.allocation-id': (n) => primaryAddress(n).association?.AllocationId,
+  'association.ip-owner-id': (n) => primaryAddress(n).association?.IpOwnerId,
+  'association.public-ip': (n) => primaryAddress(n).association?.PublicIp,
   'attachment.attachment-id': (n) => n.Attachment?.AttachmentId,
+  'attachment.delete-on-termination': (n) => n.Attachment?.DeleteOnTermination,
+  'attachment.device-index': (n) => n.Attachment?.DeviceIndex,
   'attachment.instance-id': (n) => n.Attachment?.InstanceId,
+  'attachment.instance-owner-id': (n) => n.Attachment?.InstanceOwnerId,
   'availability-zone': (n) => n.AvailabilityZone,
+  description: (n) => n.Description,
+  'group-id': (n) => n.Groups.map((g) => g.GroupId),
+  'group-name': (n) => n.Groups.map((g) => g.GroupName),
+  'ipv6-addresses.ipv6-address': (n) => n.Ipv6Addresses,
+  'mac-address': (n) => n.MacAddress,
   'network-interface-id': (n) => n.NetworkInterfaceId,
   'owner-id': (n) => n.OwnerId,
+  'private-ip-address': (n) => primaryAddress(n).PrivateIpAddress,
+  'source-dest-check': (n) => n.SourceDestCheck,
   status: (n) => (n.Attachment ? 'in-use' : 'available'),
   'subnet-id': (n) => n.SubnetId,
   'vpc-id': (n) => n.VpcId,

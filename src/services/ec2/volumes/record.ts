@@ -87,6 +87,16 @@ export function volumeState(vol: VolumeRecord, now: Date): VolumeState {
   return attachmentsOf(vol, now).length > 0 ? 'in-use' : 'available';
 }
 
+/**
+ * Every state the volume can show from `now` on, as time passes during an answer: a volume being
+ * created may come up available or in use, and one whose detach is under way may come free.
+ */
+export function statesFrom(vol: VolumeRecord, now: Date): VolumeState[] {
+  if (now.getTime() < at(vol.availableAt)) return ['creating', 'available', 'in-use'];
+  const state = volumeState(vol, now);
+  return state === 'in-use' && vol.Attachments.some((a) => a.detachedAt !== undefined) ? ['in-use', 'available'] : [state];
+}
+
 /** Drops attachments whose detach has finished, so that the record says what is true now. */
 export function settle(vol: VolumeRecord, now: Date): VolumeRecord {
   vol.Attachments = settled(vol, now).Attachments;

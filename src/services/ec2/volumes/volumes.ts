@@ -15,7 +15,7 @@ import { addTags, tagSets, tagsFromSpecifications } from '../common/tagging.js';
 import { INSTANCE_KIND, type InstanceRecord } from '../instances/record.js';
 import { findSnapshot, snapshotProgress } from '../snapshots/record.js';
 import {
-  attachmentsOf, CREATING_MS, loadVolume, loadVolumes, saveVolume, settled, VOLUME_KIND, volumeState, type VolumeRecord,
+  attachmentsOf, CREATING_MS, loadVolume, loadVolumes, saveVolume, settled, statesFrom, VOLUME_KIND, volumeState, type VolumeRecord,
 } from './record.js';
 import { resolveSpec } from './types.js';
 import { defaultKey, ebsDefaults } from './encryption-defaults.js';
@@ -137,25 +137,37 @@ const volumeFields: FilterFields<Described> = {
 };
 
 /**
- * Filters the settled record answers before anything is presented (see applyRecordFilters): it
- * holds every attachment presented, and perhaps one whose detach ends as the answer is made.
+ * Filters the settled record answers before anything is presented (see applyRecordFilters and
+ * presentVolume): it holds every attachment presented, and perhaps one whose detach ends as the
+ * answer is made; the status is each one the volume may show by the time it is presented.
  */
-const recordFields: FilterFields<VolumeRecord> = {
+const recordFields = (now: Date): FilterFields<VolumeRecord> => ({
+  'attachment.device': (v) => v.Attachments.map((a) => a.Device),
   'attachment.instance-id': (v) => v.Attachments.map((a) => a.InstanceId),
   'availability-zone': (v) => v.AvailabilityZone,
+  'create-time': (v) => v.CreateTime,
+  encrypted: (v) => v.Encrypted,
+  iops: (v) => v.Iops,
+  'multi-attach-enabled': (v) => v.MultiAttachEnabled,
+  size: (v) => v.Size,
+  'snapshot-id': (v) => v.SnapshotId ?? '',
+  status: (v) => statesFrom(v, now),
+  throughput: (v) => v.Throughput,
   'volume-id': (v) => v.VolumeId,
-};
+  'volume-type': (v) => v.VolumeType,
+});
 
 /**
  * The caller's volumes (those named, or all), settled, that the tags index and the record filters
  * keep, in id order.
  */
 async function volumeRecords(ctx: RequestContext, ids: readonly string[] | undefined, filters: DescribeVolumesRequest['Filters']) {
+  const now = ctx.now();
   const stored = ids && ids.length
     ? await loadVolumes(ctx, ids)
-    : (await ctx.store.listShared<VolumeRecord>(VOLUME_KIND, ctx.scope)).map((v) => settled(v, ctx.now()));
+    : (await ctx.store.listShared<VolumeRecord>(VOLUME_KIND, ctx.scope)).map((v) => settled(v, now));
   const candidates = amongCandidates(stored, await tagCandidates(ctx.store, ctx.scope, filters), (v) => v.VolumeId);
-  return sortByKey(applyRecordFilters(candidates, filters, recordFields), (v) => v.VolumeId);
+  return sortByKey(applyRecordFilters(candidates, filters, recordFields(now)), (v) => v.VolumeId);
 }
 
 /** Volumes presented, and the filters applied to what is presented. */

@@ -319,6 +319,14 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.doc) as T);
   }
 
+  async listHolding<T>(kind: string, scope: Scope, value: string): Promise<T[]> {
+    // A document is JSON.stringify's text, so the value is there as JSON.stringify writes it.
+    const rows = this.stmt('SELECT doc FROM resources WHERE kind=? AND account=? AND region=? AND instr(doc, ?) > 0 ORDER BY id').all(
+      kind, scope.account, scope.region, JSON.stringify(value),
+    ) as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as T);
+  }
+
   async listShared<T>(kind: string, scope: Scope): Promise<readonly T[]> {
     const { account, region } = scope;
     this.cache.validate(this.dataVersion());

@@ -80,6 +80,13 @@ export interface Store {
   listShared<T>(kind: string, scope: Scope): Promise<readonly T[]>;
   /** The same as `getMany`, as shared and frozen documents (see listShared). */
   getManyShared<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<readonly T[]>;
+  /**
+   * The resources of a kind whose stored text holds the value `value` (a string as JSON writes it,
+   * in any field), in id order: the store searches the text and parses only what holds it. A
+   * prefilter for a lookup by a value no index keeps (a group's members, an attachment id): the
+   * caller still checks the field.
+   */
+  listHolding<T>(kind: string, scope: Scope, value: string): Promise<T[]>;
   /** Up to `limit` resources of a kind whose ids sort after `after` (all when absent), in id order: one page, read as one. */
   listAfter<T>(kind: string, scope: Scope, after: string | undefined, limit: number): Promise<T[]>;
   /** The ids of a kind's resources that begin with `prefix`, in id order: one read of the index, no documents. */

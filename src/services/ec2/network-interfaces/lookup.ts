@@ -21,7 +21,8 @@ export async function loadInterface(ctx: RequestContext, id: string): Promise<Ne
 /** The interface that an attachment id belongs to. */
 export async function interfaceByAttachment(ctx: RequestContext, attachmentId: string): Promise<NetworkInterfaceRecord> {
   checkIds('network-interface-attachment', [attachmentId]);
-  const eni = (await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope)).find((e) => e.Attachment?.AttachmentId === attachmentId);
+  const holding = await ctx.store.listHolding<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, attachmentId);
+  const eni = holding.find((e) => e.Attachment?.AttachmentId === attachmentId);
   if (!eni) throw notFound('network-interface-attachment', [attachmentId]);
   return eni;
 }

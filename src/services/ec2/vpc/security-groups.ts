@@ -148,8 +148,8 @@ async function deleteSecurityGroup(input: DeleteSecurityGroupRequest, ctx: Reque
   }
   const others = (await ctx.store.list<SecurityGroupRecord>(KINDS.securityGroup, ctx.scope)).filter((g) => g.GroupId !== id);
   if (others.some((g) => g.rules.some((r) => r.ReferencedGroupInfo?.GroupId === id))) throw dependent(id);
-  const interfaces = await ctx.store.list<NetworkInterfaceRecord>(ENI_KIND, ctx.scope);
-  if (interfaces.some((e) => e.Groups.some((g) => g.GroupId === id))) throw dependent(id);
+  const members = await ctx.store.listHolding<NetworkInterfaceRecord>(ENI_KIND, ctx.scope, id);
+  if (members.some((e) => e.Groups.some((g) => g.GroupId === id))) throw dependent(id);
   for (const r of group.rules) await removeWithTags(ctx, KINDS.securityGroupRule, r.SecurityGroupRuleId);
   await removeWithTags(ctx, KINDS.securityGroup, id);
   return { Return: true, GroupId: id };

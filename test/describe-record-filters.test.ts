@@ -71,6 +71,7 @@ cases = {
             "network-interface.association.public-ip": lambda i: [(n.get("Association") or {}).get("PublicIp") for n in nics(i)],
             "placement-group-name": lambda i: [i["Placement"].get("GroupName")],
             "platform-details": lambda i: [i.get("PlatformDetails")],
+            "private-dns-name": lambda i: [i.get("PrivateDnsName")],
             "private-ip-address": lambda i: [i.get("PrivateIpAddress")],
             "reason": lambda i: [i.get("StateTransitionReason")],
             "root-device-name": lambda i: [i.get("RootDeviceName")],

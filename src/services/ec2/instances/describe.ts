@@ -10,7 +10,7 @@ import { tagSets } from '../common/tagging.js';
 import { allInstances, isVisible, readInstances } from './lookup.js';
 import { presentInstance } from './present.js';
 import { ENI_KIND, primaryAddress, type NetworkInterfaceRecord } from '../network-interfaces/record.js';
-import { INSTANCE_KIND, STATE_CODES, type InstanceRecord } from './record.js';
+import { INSTANCE_KIND, privateDnsName, STATE_CODES, type InstanceRecord } from './record.js';
 
 /**
  * An instance as filters see it: the stored record, its tags and its presented form. The presented
@@ -107,6 +107,11 @@ const RECORD_FILTERS: FilterFields<InstanceRecord> = {
   'virtualization-type': (r) => r.VirtualizationType,
   'vpc-id': (r) => unlessGone(r, r.VpcId),
 };
+
+/** The record filters that need the region: the private DNS name is made from it. */
+const regionalFilters = (region: string): FilterFields<InstanceRecord> => ({
+  'private-dns-name': (r) => (r.state === 'terminated' ? '' : privateDnsName(region, r)),
+});
 
 /** An instance's record with its attached interfaces' records, the primary first. */
 interface WiredRecord {
@@ -256,6 +261,7 @@ async function instanceRecords(
     recs = candidates ? await loadCandidates(ctx, candidates) : await allInstances(ctx);
   }
   recs = applyRecordFilters(recs, filters, RECORD_FILTERS);
+  recs = applyRecordFilters(recs, filters, regionalFilters(ctx.region));
   let enis: InterfacesOf | undefined;
   if (filters?.some((f) => Object.hasOwn(INTERFACE_FILTERS, f.Name ?? ''))) {
     const read = await interfacesOf(ctx, recs);

@@ -39,7 +39,21 @@ export function wireName(naming: WireNaming, memberName: string, shape: Shape): 
   return shape.locationName ?? memberName;
 }
 
+/** A structure's member as the wire names it, with its place among the shape's members. */
+interface WireMember {
+  index: number;
+  name: string;
+  shape: Shape;
+  wire: string;
+}
+
 export class QueryInputParser {
+  /**
+   * Each structure's members by wire name, made on first use: a request names a few of a shape's
+   * members (RunInstances has some fifty), and parsing looks up those it names.
+   */
+  private readonly wireMembers = new WeakMap<Shape, Map<string, WireMember[]>>();
+
   constructor(
     private readonly model: ServiceModel,
     private readonly naming: WireNaming,
@@ -69,12 +83,15 @@ export class QueryInputParser {
 
   private structure(shape: Shape, node: ParamNode, path: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [name, ref] of Object.entries(shape.members ?? {})) {
-      const member = resolve(this.model, ref);
-      const wire = wireName(this.naming, name, member);
-      const child = node.children?.get(wire);
-      const memberPath = path ? `${path}.${wire}` : wire;
-      if (child) out[name] = this.value(member, child, memberPath);
+    const byWire = this.membersOf(shape);
+    const given: { member: WireMember; child: ParamNode }[] = [];
+    for (const [wire, child] of node.children ?? []) {
+      for (const member of byWire.get(wire) ?? []) given.push({ member, child });
+    }
+    // In the shape's order, as when every member was looked for: the same first error, the same keys' order.
+    if (given.length > 1) given.sort((a, b) => a.member.index - b.member.index);
+    for (const { member, child } of given) {
+      out[member.name] = this.value(member.shape, child, path ? `${path}.${member.wire}` : member.wire);
     }
     for (const name of shape.required ?? []) {
       if (out[name] === undefined || out[name] === '') {
@@ -84,6 +101,23 @@ export class QueryInputParser {
       }
     }
     return out;
+  }
+
+  private membersOf(shape: Shape): Map<string, WireMember[]> {
+    let byWire = this.wireMembers.get(shape);
+    if (byWire) return byWire;
+    byWire = new Map();
+    let index = 0;
+    for (const [name, ref] of Object.entries(shape.members ?? {})) {
+      const member = resolve(this.model, ref);
+      const wire = wireName(this.naming, name, member);
+      const same = byWire.get(wire);
+      const entry = { index: index++, name, shape: member, wire };
+      if (same) same.push(entry);
+      else byWire.set(wire, [entry]);
+    }
+    this.wireMembers.set(shape, byWire);
+    return byWire;
   }
 
   private list(shape: Shape, node: ParamNode, path: string): unknown[] {

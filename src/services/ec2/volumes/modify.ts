@@ -9,7 +9,7 @@ import { ApiError, invalidParameterValue } from '../../../protocol/errors.js';
 import type { RequestContext } from '../../context.js';
 import { applyFilters, type FilterFields } from '../common/filters.js';
 import { paginate, sortByKey } from '../common/pagination.js';
-import { loadVolume, loadVolumes, modificationProgress, saveVolume, settle, VOLUME_KIND, volumeState, type VolumeRecord } from './record.js';
+import { loadVolume, loadVolumes, modificationProgress, saveVolume, VOLUME_KIND, volumeState, type VolumeRecord } from './record.js';
 import { resolveSpec, typeRules } from './types.js';
 import { storedTime } from '../../../util/stored-time.js';
 
@@ -91,9 +91,10 @@ export async function describeVolumesModifications(
   input: DescribeVolumesModificationsRequest,
   ctx: RequestContext,
 ): Promise<DescribeVolumesModificationsResult> {
-  const vols = input.VolumeIds?.length
+  // A modification is presented from the record's own: the region's volumes are only read.
+  const vols: readonly VolumeRecord[] = input.VolumeIds?.length
     ? await loadVolumes(ctx, input.VolumeIds)
-    : (await ctx.store.list<VolumeRecord>(VOLUME_KIND, ctx.scope)).map((v) => settle(v, ctx.now()));
+    : await ctx.store.listShared<VolumeRecord>(VOLUME_KIND, ctx.scope);
   if (input.VolumeIds?.length) {
     const unmodified = vols.filter((v) => !v.modification).map((v) => v.VolumeId);
     if (unmodified.length) {

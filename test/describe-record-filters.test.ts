@@ -174,7 +174,7 @@ zone = run[0]["Placement"]["AvailabilityZone"]
 filter_sets = [
     [f("tag:role", "web")], [f("tag:role", "web", "spare")], [f("tag:role", "web*")], [f("tag:role", "*")],
     [f("tag:role", "?eb")], [f("tag:role", "*db")], [f("tag:role", "nothing")], [f("tag-key", "team")],
-    [f("tag-key", "te*")], [f("tag-value", "web")], [f("tag-value", "sp*", "a")], [f("tag-value", "*db")],
+    [f("tag-key", "te*")], [f("tag-key", "*m")], [f("tag-key", "?ole", "x*")], [f("tag-value", "web")], [f("tag-value", "sp*", "a")], [f("tag-value", "*db")],
     [f("tag:role", "web*"), f("tag:team", "a")], [f("tag:role", "web", "spare"), f("tag-key", "team")],
 ]
 cases = {

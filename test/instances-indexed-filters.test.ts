@@ -42,6 +42,9 @@ result = {
     "disjoint-tags": ids(f("tag:role", "web"), f("tag:team", "b")),
     "tag-and-type": ids(f("tag:role", "web", "db"), f("instance-type", "t3.small")),
     "tag-key": ids(f("tag-key", "team", "nothing")),
+    "tag-key-wildcard": ids(f("tag-key", "te*")),
+    "tag-key-one-character": ids(f("tag-key", "r?le", "nothing*")),
+    "tag-key-any": ids(f("tag-key", "*")),
     "by-id-filter": ids(f("instance-id", web[0], bare[1], "i-0123456789abcdef0")),
     "id-and-tag": ids(f("instance-id", web[0], db[0]), f("tag:role", "db")),
     "wildcard": ids(f("tag:role", "w*")),
@@ -65,6 +68,9 @@ result = {
     assert.deepEqual(out['disjoint-tags'], []);
     assert.deepEqual(out['tag-and-type'], out.db);
     assert.deepEqual(out['tag-key'], sorted(out.web!, out.db!, out.gone!));
+    assert.deepEqual(out['tag-key-wildcard'], sorted(out.web!, out.db!, out.gone!));
+    assert.deepEqual(out['tag-key-one-character'], sorted(out.web!, out.db!, out.gone!, out.star!, out.rocket!));
+    assert.deepEqual(out['tag-key-any'], sorted(out.web!, out.db!, out.gone!, out.star!, out.rocket!), 'untagged instances have no key');
     assert.deepEqual(out['by-id-filter'], sorted([out.web![0]!], [out.bare![1]!]), 'an unknown id in the filter matches nothing');
     assert.deepEqual(out['id-and-tag'], [out.db![0]]);
     assert.deepEqual(out.wildcard, sorted(out.web!, out.gone!, out.star!));

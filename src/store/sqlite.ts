@@ -496,6 +496,11 @@ export class SqliteStore implements Store {
     return rows.map((r) => r.resource_id);
   }
 
+  async resourcesWithTagKeyPrefix(scope: Scope, keyPrefix: string): Promise<string[]> {
+    return this.stmt('SELECT DISTINCT resource_id FROM tags WHERE account=? AND region=? AND key>=? AND key<?').pluck()
+      .all(scope.account, scope.region, keyPrefix, prefixEnd(keyPrefix)) as string[];
+  }
+
   async resourcesWithTagPrefix(scope: Scope, key: string | undefined, valuePrefix: string): Promise<string[]> {
     const range = [valuePrefix, prefixEnd(valuePrefix)];
     const rows = (key === undefined

@@ -119,6 +119,8 @@ export interface Store {
   queryTags(scope: Scope, query: TagQuery): Promise<TagRow[]>;
   /** Ids of resources that carry the tag (value undefined: any value). */
   resourcesWithTag(scope: Scope, key: string, value?: string): Promise<string[]>;
+  /** Ids of resources with a tag whose key begins with `keyPrefix`: one range of the key index. */
+  resourcesWithTagKeyPrefix(scope: Scope, keyPrefix: string): Promise<string[]>;
   /**
    * Ids of resources with a tag whose value begins with `valuePrefix`, under `key` (an index range)
    * or under any key (undefined: a scan of the region's tags).

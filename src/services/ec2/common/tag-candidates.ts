@@ -9,7 +9,7 @@ import { isPattern, literalPrefix, type Filter } from './filters.js';
  * The ids that every tag:Key, tag-key and tag-value filter allows, or undefined when none is given
  * (every resource is then a candidate). A superset: a value with wildcards allows the values that
  * begin with its text before the first wildcard, a tag-value any key's value that begins with its
- * text, and the filters still run on what is kept. tag-key with wildcards narrows nothing.
+ * text, a tag-key any key that begins with its text, and the filters still run on what is kept.
  */
 export async function tagCandidates(store: Store, scope: Scope, filters: readonly Filter[] | undefined): Promise<Set<string> | undefined> {
   let ids: Set<string> | undefined;
@@ -25,8 +25,10 @@ export async function tagCandidates(store: Store, scope: Scope, filters: readonl
         : store.resourcesWithTag(scope, key, v)));
     } else if (name === 'tag-value') {
       matching = await Promise.all(values.map((v) => store.resourcesWithTagPrefix(scope, undefined, literalPrefix(v))));
-    } else if (name === 'tag-key' && !values.some(isPattern)) {
-      matching = await Promise.all(values.map((k) => store.resourcesWithTag(scope, k)));
+    } else if (name === 'tag-key') {
+      matching = await Promise.all(values.map((k) => isPattern(k)
+        ? store.resourcesWithTagKeyPrefix(scope, literalPrefix(k))
+        : store.resourcesWithTag(scope, k)));
     } else continue;
     ids = narrowed(ids, matching.flat());
   }

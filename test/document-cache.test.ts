@@ -81,6 +81,25 @@ describe('listShared', () => {
     assert.deepEqual(await states(at.store), ['w-1:new', 'w-2:running', 'w-4:stopped']);
   });
 
+  it('keeps a short list whole until a document of its kind in its scope is written', async () => {
+    const first = await at.store.listShared<Doc>(KIND, scope);
+    assert.equal(await at.store.listShared<Doc>(KIND, scope), first, 'the same list while nothing changed');
+    assert.throws(() => (first as Doc[]).push(doc('w-9', 'new')), TypeError);
+    await at.store.put('other-kind', scope, 'x-1', doc('x-1', 'new'));
+    await at.store.put(KIND, { ...scope, region: 'eu-west-1' }, 'w-1', doc('w-1', 'elsewhere'));
+    assert.equal(await at.store.listShared<Doc>(KIND, scope), first, 'writes of another kind or scope leave it');
+    await at.store.transaction(async () => {
+      await at.store.put(KIND, scope, 'w-5', doc('w-5', 'new'));
+      const inside = await at.store.listShared<Doc>(KIND, scope);
+      assert.notEqual(inside, first);
+      assert.deepEqual(inside.map((d) => d.id), [...first.map((d) => d.id), 'w-5']);
+    });
+    const after = await at.store.listShared<Doc>(KIND, scope);
+    assert.deepEqual(after.map((d) => d.id), [...first.map((d) => d.id), 'w-5']);
+    await at.store.remove(KIND, scope, 'w-5');
+    assert.deepEqual((await at.store.listShared<Doc>(KIND, scope)).map((d) => d.id), first.map((d) => d.id));
+  });
+
   it('reads again what it gave back when the server went quiet', async () => {
     const before = (await at.store.listShared<Doc>(KIND, scope))[0];
     at.store.releaseMemory();

@@ -11,6 +11,11 @@
 
 /** How many documents are kept at most: a fleet of 10,000 instances with their interfaces. */
 const MAX_DOCUMENTS = 20_000;
+/**
+ * The longest list of a scope's documents kept whole: a region's subnets, groups or VPCs, which
+ * every launch reads, not its instances, which change with every launch anyway.
+ */
+const MAX_LISTED = 256;
 
 const scopeKey = (kind: string, account: string, region: string) => `${kind}\u0000${account}\u0000${region}`;
 
@@ -24,6 +29,8 @@ function deepFreeze<T>(value: T): T {
 
 export class DocumentCache {
   private readonly scopes = new Map<string, Map<string, unknown>>();
+  /** Whole lists of a scope's documents of a kind, in id order, until any of the kind is written in the scope. */
+  private readonly lists = new Map<string, readonly unknown[]>();
   private size = 0;
   /** The database's data_version when the entries were read. */
   private version: number | undefined;
@@ -52,12 +59,25 @@ export class DocumentCache {
     return doc;
   }
 
+  /** The kept list of every document of the kind in the scope, if one is kept. */
+  list(kind: string, account: string, region: string): readonly unknown[] | undefined {
+    return this.lists.get(scopeKey(kind, account, region));
+  }
+
+  /** Keeps the scope's whole list of the kind (its documents kept already), if it is short. */
+  keepList(kind: string, account: string, region: string, docs: readonly unknown[]): void {
+    if (docs.length <= MAX_LISTED) this.lists.set(scopeKey(kind, account, region), Object.freeze(docs));
+  }
+
   forget(kind: string, account: string, region: string, id: string): void {
-    if (this.scopes.get(scopeKey(kind, account, region))?.delete(id)) this.size--;
+    const key = scopeKey(kind, account, region);
+    this.lists.delete(key);
+    if (this.scopes.get(key)?.delete(id)) this.size--;
   }
 
   clear(): void {
     this.scopes.clear();
+    this.lists.clear();
     this.size = 0;
   }
 }

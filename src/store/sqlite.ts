@@ -183,6 +183,8 @@ export class SqliteStore implements Store {
   private readonly cache = new DocumentCache();
   /** Whether the open transaction wrote documents: what it reads may then yet be rolled back. */
   private wroteDocuments = false;
+  /** Whether the open transaction checked the shared documents against other connections' commits. */
+  private validatedInTransaction = false;
 
   constructor(private readonly file: string) {
     this.db = new Database(file);
@@ -216,6 +218,7 @@ export class SqliteStore implements Store {
     const run = async () => {
       this.db.exec('BEGIN IMMEDIATE');
       this.wroteDocuments = false;
+      this.validatedInTransaction = false;
       try {
         const result = await fn();
         this.db.exec('COMMIT');
@@ -329,23 +332,41 @@ export class SqliteStore implements Store {
 
   async listShared<T>(kind: string, scope: Scope): Promise<readonly T[]> {
     const { account, region } = scope;
-    this.cache.validate(this.dataVersion());
+    this.validateCache();
+    const listed = this.cache.list(kind, account, region);
+    if (listed) return listed as readonly T[];
     const ids = this.stmt('SELECT id FROM resources WHERE kind=? AND account=? AND region=? ORDER BY id').pluck()
       .all(kind, account, region) as string[];
     // Most of them missing (the first read): one scan of the scope beats a lookup for each.
-    return this.shared<T>(kind, scope, ids, (missing) => (missing.length * 2 > ids.length
+    const docs = this.shared<T>(kind, scope, ids, (missing) => (missing.length * 2 > ids.length
       ? this.stmt('SELECT id, doc FROM resources WHERE kind=? AND account=? AND region=?').all(kind, account, region)
       : this.byIds(kind, scope, missing)) as { id: string; doc: string }[]);
+    if (this.mayKeep() && docs.length === ids.length) this.cache.keepList(kind, account, region, docs);
+    return docs;
   }
 
   async getManyShared<T>(kind: string, scope: Scope, ids: readonly string[]): Promise<readonly T[]> {
     if (ids.length === 0) return [];
-    this.cache.validate(this.dataVersion());
+    this.validateCache();
     return this.shared<T>(kind, scope, [...new Set(ids)].sort(), (missing) => this.byIds(kind, scope, missing));
   }
 
-  private dataVersion(): number {
-    return this.stmt('PRAGMA data_version').pluck().get() as number;
+  /**
+   * Empties the shared documents if another connection committed since they were read. Inside a
+   * transaction once: it holds the write lock, so no other connection can commit until it ends.
+   */
+  private validateCache(): void {
+    if (this.validatedInTransaction && this.db.inTransaction) return;
+    this.cache.validate(this.stmt('PRAGMA data_version').pluck().get() as number);
+    this.validatedInTransaction = this.db.inTransaction;
+  }
+
+  /**
+   * Whether what is read now may be kept: not by a transaction that wrote documents, which may yet
+   * be rolled back. Before its first write a transaction reads what is committed (it holds the write lock).
+   */
+  private mayKeep(): boolean {
+    return !this.db.inTransaction || !this.wroteDocuments;
   }
 
   /** The rows of these ids that exist, in id order. */
@@ -371,9 +392,7 @@ export class SqliteStore implements Store {
     const missing = ids.filter((_, i) => docs[i] === undefined);
     if (missing.length === 0) return docs as T[];
     const rows = read(missing);
-    // Read by a transaction that wrote documents, one may yet be rolled back: it is used, not kept.
-    // Before its first write a transaction reads what is committed (it holds the write lock).
-    const keep = !this.db.inTransaction || !this.wroteDocuments;
+    const keep = this.mayKeep();
     const parsed = new Map<string, unknown>();
     for (const r of rows) {
       const doc = JSON.parse(r.doc) as unknown;

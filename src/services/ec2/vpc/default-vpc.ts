@@ -17,7 +17,8 @@ const PROVISIONED_KIND = 'default-vpc-provisioned';
 const MARKER_ID = 'default';
 
 export async function ensureDefaultVpc(ctx: RequestContext): Promise<void> {
-  if (await ctx.store.get(PROVISIONED_KIND, ctx.scope, MARKER_ID)) return;
+  // The shared read: the marker is read by most operations and written once.
+  if ((await ctx.store.getManyShared(PROVISIONED_KIND, ctx.scope, [MARKER_ID])).length > 0) return;
   await ctx.store.put(PROVISIONED_KIND, ctx.scope, MARKER_ID, { at: ctx.now().toISOString() });
   const ids = defaultVpc(ctx.scope);
   await ctx.store.put<DhcpOptionsRecord>(KINDS.dhcpOptions, ctx.scope, ids.DhcpOptionsId, regionDhcpOptions(ctx, ids.DhcpOptionsId));

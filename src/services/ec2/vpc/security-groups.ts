@@ -182,7 +182,8 @@ export async function launchGroups(
   const unique = uniqueRefs(chosen);
   checkLimit(ctx, 'securityGroupsPerInterface', unique.length, 0);
   if (unique.length > 0) return unique;
-  const fallback = (await inVpc<SecurityGroupRecord>(ctx, KINDS.securityGroup, vpcId)).find((g) => g.GroupName === 'default');
+  const fallback = (await ctx.store.listShared<SecurityGroupRecord>(KINDS.securityGroup, ctx.scope))
+    .find((g) => g.VpcId === vpcId && g.GroupName === 'default');
   if (!fallback) throw notFound('security-group', ['default']);
   return uniqueRefs([fallback]);
 }

@@ -190,7 +190,8 @@ export async function launchSubnet(ctx: RequestContext, subnetId: string | undef
     }
     return subnet;
   }
-  const defaults = (await ctx.store.list<SubnetRecord>(KINDS.subnet, ctx.scope))
+  // The shared records: a launch only reads its subnet, and the region's list is kept between launches.
+  const defaults = (await ctx.store.listShared<SubnetRecord>(KINDS.subnet, ctx.scope))
     .filter((s) => s.DefaultForAz)
     .sort((a, b) => (a.AvailabilityZone < b.AvailabilityZone ? -1 : 1));
   const subnet = zone === undefined ? defaults[0] : defaults.find((s) => s.AvailabilityZone === zone);

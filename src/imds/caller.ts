@@ -55,7 +55,8 @@ export async function resolveCaller(store: Store, at: VpcEndpoint, sourceIp: str
  */
 async function addressHolder(store: Store, at: VpcEndpoint, address: Cidr, ip: string): Promise<string | undefined> {
   const v6 = address.family === 6;
-  const subnets = (await store.list<SubnetRecord>(KINDS.subnet, at.scope)).filter((s) => s.VpcId === at.vpcId);
+  // The shared records (only their blocks are read), which the store keeps between requests.
+  const subnets = (await store.listShared<SubnetRecord>(KINDS.subnet, at.scope)).filter((s) => s.VpcId === at.vpcId);
   for (const subnet of subnets) {
     const block = v6 ? subnetIpv6Block(subnet) : parseCidr(subnet.CidrBlock, 4);
     if (!block || !cidrContains(block, address)) continue;

@@ -426,10 +426,14 @@ export class SqliteStore implements Store {
 
   async countWhere(kind: string, scope: Scope, field: string, values: readonly string[]): Promise<number> {
     if (field === COUNTED_FIELD) {
-      const row = this.stmt(
-        'SELECT coalesce(sum(n), 0) AS n FROM resource_counts WHERE kind=? AND account=? AND region=? AND state IN (SELECT value FROM json_each(?))',
-      ).get(kind, scope.account, scope.region, JSON.stringify(values)) as { n: number };
-      return row.n;
+      // The scope's few (state, n) rows, summed here: every launch asks this for its quota, and the
+      // json_each list that an IN over `values` needs cost several times the read.
+      const rows = this.stmt('SELECT state, n FROM resource_counts WHERE kind=? AND account=? AND region=?').all(
+        kind, scope.account, scope.region,
+      ) as { state: string; n: number }[];
+      let n = 0;
+      for (const r of rows) if (values.includes(r.state)) n += r.n;
+      return n;
     }
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) throw new Error(`not a document field name: ${field}`);
     const row = this.stmt(

@@ -48,6 +48,14 @@ const INSPECT_CONCURRENCY = 32;
  */
 const FULL_PASS_PAGE = 500;
 
+/**
+ * Due times are gathered into slots of this many ms, so that the transitions of a burst of
+ * launches complete in one pass and one commit rather than one each. Every commit, relaxed ones
+ * too, leaves its pages for the next durable commit's sync to write: one commit per instance made
+ * every launch of a burst about 40 µs slower. A transition completes at most this much later.
+ */
+const DUE_SLOT_MS = 20;
+
 /** The reconciler's writes can be derived again from the driver after a loss: no fsync for them. */
 const RELAXED = { relaxed: true };
 
@@ -339,9 +347,11 @@ export class InstanceReconciler {
     else this.pollAt ??= this.now() + this.pollMs;
   }
 
+  /** Looks at the instance again in the first pass at or after `at`'s slot (see DUE_SLOT_MS). */
   private dueAgainAt(ref: ResourceRef, at: number): void {
     const key = workKey(ref.scope, ref.id);
     if (this.queue.has(key)) return;
+    at = Math.ceil(at / DUE_SLOT_MS) * DUE_SLOT_MS;
     this.due.set(key, at);
     this.dueOrder.push({ at, key, ref });
   }
